@@ -1,0 +1,1 @@
+"""slychat: real-time customer/vendor chat for e-commerce marketplaces."""

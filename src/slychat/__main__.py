@@ -1,0 +1,5 @@
+import sys
+
+from slychat.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""The one place that picks backends and wires the services together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slychat.config import Settings
+from slychat.realtime.base import ConnectionRegistry
+from slychat.realtime.memory import MemoryRegistry
+from slychat.services.auth import TokenService
+from slychat.services.chats import ChatService
+from slychat.services.messages import MessageService
+from slychat.services.presence import PresenceService
+from slychat.storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    db: Database
+    registry: ConnectionRegistry
+    tokens: TokenService
+    presence: PresenceService
+    chats: ChatService
+    messages: MessageService
+
+    @classmethod
+    def build(cls, settings: Settings, tokens: TokenService | None = None) -> Container:
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout,
+            retries=settings.db_retries,
+        )
+        registry = MemoryRegistry()
+        return cls(
+            settings=settings,
+            db=db,
+            registry=registry,
+            tokens=tokens or token_service(settings),
+            presence=PresenceService(db, registry),
+            chats=ChatService(db, settings.page_size, settings.chats_page_size),
+            messages=MessageService(db, settings.offline_batch),
+        )
+
+    async def close(self) -> None:
+        await self.registry.close()
+        await self.db.close()
+
+
+def token_service(settings: Settings) -> TokenService:
+    return TokenService(settings.jwt_secret, settings.jwt_algorithms, settings.jwt_public_key)

@@ -1,0 +1,32 @@
+"""Identifiers and timestamps in the shapes the original system used."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+_PROCESS_PART = os.urandom(5).hex()
+_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_lock = threading.Lock()
+
+
+def new_id() -> str:
+    """A 24-hex id, time-ordered like a MongoDB ObjectId (seconds, process, counter)."""
+    with _lock:
+        count = next(_counter) & 0xFFFFFF
+    return f"{int(time.time()):08x}{_PROCESS_PART}{count:06x}"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso(ms: int | None) -> str | None:
+    """Epoch milliseconds -> ``2025-03-05T00:43:41.523Z``."""
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"

@@ -1,0 +1,89 @@
+"""Plain records the services hand to the transport; times are epoch milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slychat.identity import Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKey:
+    """A chat is one product, one vendor and one customer."""
+
+    product_id: str
+    vendor_id: int
+    customer_id: int
+
+    @classmethod
+    def between(cls, user: User, product_id: str, recipient_id: int) -> ChatKey:
+        """The key of `user`'s chat with `recipient_id` about `product_id`."""
+        if user.role is Role.CUSTOMER:
+            return cls(product_id, vendor_id=recipient_id, customer_id=user.id)
+        if user.role is Role.VENDOR:
+            return cls(product_id, vendor_id=user.id, customer_id=recipient_id)
+        raise ValueError("admins take no part in chats")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDetails:
+    """What the first message fills in: product, store and customer display fields."""
+
+    product_image_url: str | None = None
+    product_price: str | None = None
+    product_name: str | None = None
+    store_logo_url: str | None = None
+    customer_profile_pic: str | None = None
+    customer_name: str | None = None
+    store_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: str
+    key: ChatKey
+    details: ChatDetails
+    last_seq: int
+    last_message_at: int
+    created_at: int
+    updated_at: int
+
+    @property
+    def vendor(self) -> User:
+        return User(Role.VENDOR, self.key.vendor_id)
+
+    @property
+    def customer(self) -> User:
+        return User(Role.CUSTOMER, self.key.customer_id)
+
+    def has_participant(self, user: User) -> bool:
+        return user in (self.vendor, self.customer)
+
+    def counterpart_of(self, user: User) -> User:
+        return self.customer if user.role is Role.VENDOR else self.vendor
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    chat_id: str
+    seq: int
+    sender: User
+    text: str | None
+    created_at: int
+    recipient_online: bool
+    client_message_id: str | None = None
+    read: bool = False
+    read_at: int | None = None
+    delivered_at: int | None = None
+    deleted_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """A chat as one user sees it: a page of its messages and the user's unread count."""
+
+    chat: Chat
+    messages: list[Message] = field(default_factory=list)
+    unread_count: int = 0
+    has_more: bool = False

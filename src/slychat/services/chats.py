@@ -1,0 +1,136 @@
+"""Reading chats: lists, history pages, read receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from slychat.errors import Forbidden, Invalid, NotFound
+from slychat.identity import User
+from slychat.ids import now_ms
+from slychat.models import Chat, ChatKey, ChatView
+from slychat.storage import repository as repo
+from slychat.storage.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """How a client names a chat: its id, or the product and the other party."""
+
+    chat_id: str | None = None
+    product_id: str | None = None
+    recipient_id: int | None = None
+
+    def key_for(self, user: User) -> ChatKey | None:
+        if self.product_id is None or self.recipient_id is None:
+            return None
+        return ChatKey.between(user, self.product_id, self.recipient_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReceipt:
+    chat_id: str
+    reader: User
+    counterpart: User
+    read_at: int
+    message_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCursor:
+    """`before` in a page request: a message id or a `seq`."""
+
+    message_id: str | None = None
+    seq: int | None = None
+
+
+async def resolve_chat(conn: AsyncConnection, user: User, ref: ChatRef) -> Chat:
+    """The chat `ref` names, if `user` takes part in it."""
+    key = ref.key_for(user)
+    if ref.chat_id is not None:
+        chat = await repo.chat_by_id(conn, ref.chat_id)
+        if chat is None:
+            raise NotFound("Chat not found")
+        if not chat.has_participant(user):
+            raise Forbidden("You are not a participant of this chat")
+        if key is not None and chat.key != key:
+            raise Invalid("chatId does not match productId and recipientId")
+        return chat
+    if key is None:
+        raise Invalid("chatId, or productId and recipientId, are required")
+    chat = await repo.chat_by_key(conn, key)
+    if chat is None:
+        raise NotFound("Chat not found")
+    return chat
+
+
+class ChatService:
+    def __init__(self, db: Database, page_size: int, chats_page_size: int) -> None:
+        self.db = db
+        self.page_size = page_size
+        self.chats_page_size = chats_page_size
+
+    async def list_chats(
+        self, user: User, before_chat_id: str | None = None, limit: int | None = None
+    ) -> list[ChatView]:
+        """The user's chats, latest activity first, each with its latest page."""
+        async with self.db.read() as conn:
+            before = None
+            if before_chat_id is not None:
+                anchor = await repo.chat_by_id(conn, before_chat_id)
+                if anchor is None or not anchor.has_participant(user):
+                    raise NotFound("Chat not found")
+                before = (anchor.last_message_at, anchor.id)
+            chats = await repo.list_chats(conn, user, before, limit or self.chats_page_size)
+            ids = [chat.id for chat in chats]
+            pages = await repo.latest_pages(conn, ids, self.page_size)
+            unread = await repo.unread_counts(conn, ids, user)
+        return [
+            ChatView(chat, pages[chat.id][0], unread.get(chat.id, 0), pages[chat.id][1])
+            for chat in chats
+        ]
+
+    async def chat_ids(self, user: User) -> list[str]:
+        async with self.db.read() as conn:
+            return await repo.chat_ids_of(conn, user)
+
+    async def open_chat(
+        self, user: User, ref: ChatRef, before: MessageCursor | None, limit: int | None
+    ) -> tuple[ChatView, ReadReceipt | None]:
+        """joinChat: mark the other party's messages read and load a page of history."""
+
+        async def work(conn: AsyncConnection) -> tuple[ChatView, ReadReceipt | None]:
+            chat = await resolve_chat(conn, user, ref)
+            receipt = await _mark_read(conn, chat, user)
+            before_seq = await _before_seq(conn, chat, before)
+            page, has_more = await repo.message_page(
+                conn, chat.id, before_seq, limit or self.page_size
+            )
+            return ChatView(chat, page, 0, has_more), receipt
+
+        view, receipt = await self.db.write(work)
+        return view, (receipt if receipt.message_ids else None)
+
+    async def mark_read(self, user: User, ref: ChatRef) -> ReadReceipt:
+        async def work(conn: AsyncConnection) -> ReadReceipt:
+            return await _mark_read(conn, await resolve_chat(conn, user, ref), user)
+
+        return await self.db.write(work)
+
+
+async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> ReadReceipt:
+    now = now_ms()
+    ids = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
+    return ReadReceipt(chat.id, reader, chat.counterpart_of(reader), now, ids)
+
+
+async def _before_seq(conn: AsyncConnection, chat: Chat, before: MessageCursor | None) -> int | None:
+    if before is None:
+        return None
+    if before.seq is not None:
+        return before.seq
+    anchor = await repo.message_by_id(conn, before.message_id or "")
+    if anchor is None or anchor.chat_id != chat.id:
+        raise NotFound("Message given in 'before' not found in this chat")
+    return anchor.seq

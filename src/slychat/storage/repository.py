@@ -1,0 +1,332 @@
+"""Queries. Functions take an open connection and never commit; the unit of work does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from slychat.identity import Role, User
+from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.storage.tables import chats, last_seen, messages
+
+_live = messages.c.deleted_at.is_(None)
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT on both engines."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _chat(row: Any) -> Chat:
+    return Chat(
+        id=row.id,
+        key=ChatKey(row.product_id, row.vendor_id, row.customer_id),
+        details=ChatDetails(
+            product_image_url=row.product_image_url,
+            product_price=row.product_price,
+            product_name=row.product_name,
+            store_logo_url=row.store_logo_url,
+            customer_profile_pic=row.customer_profile_pic,
+            customer_name=row.customer_name,
+            store_name=row.store_name,
+        ),
+        last_seq=row.last_seq,
+        last_message_at=row.last_message_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row.id,
+        chat_id=row.chat_id,
+        seq=row.seq,
+        sender=User(Role(row.sender_type), row.sender_id),
+        text=row.text,
+        created_at=row.created_at,
+        recipient_online=bool(row.recipient_online),
+        client_message_id=row.client_message_id,
+        read=bool(row.read),
+        read_at=row.read_at,
+        delivered_at=row.delivered_at,
+        deleted_at=row.deleted_at,
+    )
+
+
+def _user_column(role: Role) -> Any:
+    return chats.c.vendor_id if role is Role.VENDOR else chats.c.customer_id
+
+
+# --- chats -------------------------------------------------------------------------------
+
+
+async def insert_chat_if_absent(
+    conn: AsyncConnection, chat_id: str, key: ChatKey, details: ChatDetails, now: int
+) -> bool:
+    """Create the chat unless one exists for `key`; True when this call created it."""
+    stmt = (
+        _insert(conn, chats)
+        .values(
+            id=chat_id,
+            product_id=key.product_id,
+            vendor_id=key.vendor_id,
+            customer_id=key.customer_id,
+            last_seq=0,
+            last_message_at=now,
+            created_at=now,
+            updated_at=now,
+            **asdict(details),
+        )
+        .on_conflict_do_nothing(index_elements=["product_id", "vendor_id", "customer_id"])
+    )
+    result = await conn.execute(stmt)
+    return bool(result.rowcount == 1)
+
+
+async def chat_by_key(conn: AsyncConnection, key: ChatKey) -> Chat | None:
+    row = (
+        await conn.execute(
+            select(chats).where(
+                chats.c.product_id == key.product_id,
+                chats.c.vendor_id == key.vendor_id,
+                chats.c.customer_id == key.customer_id,
+            )
+        )
+    ).first()
+    return _chat(row) if row else None
+
+
+async def chat_by_id(conn: AsyncConnection, chat_id: str) -> Chat | None:
+    row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).first()
+    return _chat(row) if row else None
+
+
+async def bump_seq(conn: AsyncConnection, chat_id: str, now: int) -> Chat:
+    """Take the chat's next `seq`. The UPDATE row-locks the chat until commit, so
+    concurrent senders in one chat queue here and get consecutive numbers."""
+    row = (
+        await conn.execute(
+            update(chats)
+            .where(chats.c.id == chat_id)
+            .values(last_seq=chats.c.last_seq + 1, last_message_at=now, updated_at=now)
+            .returning(*chats.c)
+        )
+    ).one()
+    return _chat(row)
+
+
+async def list_chats(
+    conn: AsyncConnection, user: User, before: tuple[int, str] | None, limit: int
+) -> list[Chat]:
+    """The user's chats, latest activity first; `before` is the (last_message_at, id) of
+    the last chat of the previous page."""
+    column = _user_column(user.role)
+    query = select(chats).where(column == user.id)
+    if before is not None:
+        at, chat_id = before
+        query = query.where(
+            or_(
+                chats.c.last_message_at < at,
+                and_(chats.c.last_message_at == at, chats.c.id < chat_id),
+            )
+        )
+    query = query.order_by(chats.c.last_message_at.desc(), chats.c.id.desc()).limit(limit)
+    return [_chat(row) for row in await conn.execute(query)]
+
+
+async def chat_ids_of(conn: AsyncConnection, user: User) -> list[str]:
+    column = _user_column(user.role)
+    return list((await conn.execute(select(chats.c.id).where(column == user.id))).scalars())
+
+
+async def counterparts_of(conn: AsyncConnection, user: User) -> list[User]:
+    """Everyone `user` shares a chat with."""
+    other = user.role.counterpart
+    column = _user_column(user.role)
+    rows = await conn.execute(select(_user_column(other)).where(column == user.id).distinct())
+    return [User(other, uid) for uid in rows.scalars()]
+
+
+async def shares_chat(conn: AsyncConnection, vendor_id: int, customer_id: int) -> bool:
+    query = (
+        select(chats.c.id)
+        .where(chats.c.vendor_id == vendor_id, chats.c.customer_id == customer_id)
+        .limit(1)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+async def insert_message(conn: AsyncConnection, message: Message) -> None:
+    await conn.execute(
+        messages.insert().values(
+            id=message.id,
+            chat_id=message.chat_id,
+            seq=message.seq,
+            sender_id=message.sender.id,
+            sender_type=message.sender.role.value,
+            text=message.text,
+            client_message_id=message.client_message_id,
+            created_at=message.created_at,
+            recipient_online=message.recipient_online,
+            read=False,
+            delivered_at=message.delivered_at,
+        )
+    )
+
+
+async def message_by_client_id(
+    conn: AsyncConnection, chat_id: str, sender: Role, client_message_id: str
+) -> Message | None:
+    row = (
+        await conn.execute(
+            select(messages).where(
+                messages.c.chat_id == chat_id,
+                messages.c.sender_type == sender.value,
+                messages.c.client_message_id == client_message_id,
+            )
+        )
+    ).first()
+    return _message(row) if row else None
+
+
+async def message_by_id(conn: AsyncConnection, message_id: str) -> Message | None:
+    row = (await conn.execute(select(messages).where(messages.c.id == message_id))).first()
+    return _message(row) if row else None
+
+
+def _page_query(chat_id: str, before_seq: int | None, limit: int) -> Any:
+    query = select(messages).where(messages.c.chat_id == chat_id, _live)
+    if before_seq is not None:
+        query = query.where(messages.c.seq < before_seq)
+    return query.order_by(messages.c.seq.desc()).limit(limit)
+
+
+async def message_page(
+    conn: AsyncConnection, chat_id: str, before_seq: int | None, limit: int
+) -> tuple[list[Message], bool]:
+    """The latest `limit` live messages before `before_seq`, oldest first, and whether
+    older ones exist."""
+    rows = list(await conn.execute(_page_query(chat_id, before_seq, limit + 1)))
+    page = [_message(row) for row in reversed(rows[:limit])]
+    return page, len(rows) > limit
+
+
+async def latest_pages(
+    conn: AsyncConnection, chat_ids: Sequence[str], limit: int
+) -> dict[str, tuple[list[Message], bool]]:
+    """`message_page` for many chats in one round trip: one index-bounded branch per chat,
+    so the cost follows the page size, never the length of a chat's history."""
+    pages: dict[str, tuple[list[Message], bool]] = {cid: ([], False) for cid in chat_ids}
+    if not chat_ids:
+        return pages
+    branches = [_page_query(cid, None, limit + 1).subquery().select() for cid in chat_ids]
+    query = branches[0] if len(branches) == 1 else union_all(*branches)
+    grouped: dict[str, list[Any]] = {cid: [] for cid in chat_ids}
+    for row in await conn.execute(query):
+        grouped[row.chat_id].append(row)
+    for cid, rows in grouped.items():
+        rows.sort(key=lambda r: r.seq, reverse=True)
+        pages[cid] = ([_message(r) for r in reversed(rows[:limit])], len(rows) > limit)
+    return pages
+
+
+async def unread_counts(
+    conn: AsyncConnection, chat_ids: Sequence[str], reader: User
+) -> dict[str, int]:
+    """Per chat, the messages the other party sent that `reader` has not read."""
+    if not chat_ids:
+        return {}
+    query = (
+        select(messages.c.chat_id, func.count())
+        .where(
+            messages.c.chat_id.in_(chat_ids),
+            messages.c.sender_type == reader.role.counterpart.value,
+            messages.c.read.is_(False),
+            _live,
+        )
+        .group_by(messages.c.chat_id)
+    )
+    return {chat_id: count for chat_id, count in await conn.execute(query)}
+
+
+async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int) -> list[str]:
+    """Mark every unread message `sender` sent in the chat as read; their ids."""
+    result = await conn.execute(
+        update(messages)
+        .where(
+            messages.c.chat_id == chat_id,
+            messages.c.sender_type == sender.value,
+            messages.c.read.is_(False),
+            _live,
+        )
+        .values(read=True, read_at=now)
+        .returning(messages.c.id, messages.c.seq)
+    )
+    return [row.id for row in sorted(result, key=lambda r: r.seq)]
+
+
+async def take_undelivered(
+    conn: AsyncConnection, recipient: User, now: int, limit: int
+) -> list[Message]:
+    """Up to `limit` live messages to `recipient` that reached none of their sockets,
+    marked delivered now; per chat in `seq` order."""
+    sender_type = recipient.role.counterpart.value
+    query = (
+        select(messages)
+        .join(chats, chats.c.id == messages.c.chat_id)
+        .where(
+            _user_column(recipient.role) == recipient.id,
+            messages.c.sender_type == sender_type,
+            messages.c.delivered_at.is_(None),
+            _live,
+        )
+        .order_by(messages.c.chat_id, messages.c.seq)
+        .limit(limit)
+    )
+    rows = list(await conn.execute(query))
+    if not rows:
+        return []
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id.in_([row.id for row in rows]), messages.c.delivered_at.is_(None))
+        .values(delivered_at=now)
+    )
+    return [replace(_message(row), delivered_at=now) for row in rows]
+
+
+async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> None:
+    """Erase a message's content and keep (id, chat, deleted_at) for late syncs."""
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(deleted_at=now, text=None, client_message_id=None)
+    )
+
+
+# --- presence ----------------------------------------------------------------------------
+
+
+async def save_last_seen(conn: AsyncConnection, user: User, at: int) -> None:
+    stmt = _insert(conn, last_seen).values(user_type=user.role.value, user_id=user.id, seen_at=at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_type", "user_id"], set_={"seen_at": stmt.excluded.seen_at}
+    )
+    await conn.execute(stmt)
+
+
+async def load_last_seen(conn: AsyncConnection, user: User) -> int | None:
+    query = select(last_seen.c.seen_at).where(
+        last_seen.c.user_type == user.role.value, last_seen.c.user_id == user.id
+    )
+    value = (await conn.execute(query)).scalar()
+    return int(value) if value is not None else None

@@ -1,0 +1,100 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+
+# Times are epoch milliseconds (BIGINT): exact to the millisecond the wire shows, and the
+# same type and ordering on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("product_id", String(255), nullable=False),
+    Column("vendor_id", BigInteger, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("product_image_url", Text),
+    Column("product_price", String(64)),
+    Column("product_name", Text),
+    Column("store_logo_url", Text),
+    Column("customer_profile_pic", Text),
+    Column("customer_name", Text),
+    Column("store_name", Text),
+    # The per-chat message counter: bumped under the chat's row lock, it hands out `seq`.
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_message_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("product_id", "vendor_id", "customer_id"),
+    # Chat lists: one user's chats, newest activity first, paged by (last_message_at, id).
+    Index(None, "vendor_id", "last_message_at", "id"),
+    Index(None, "customer_id", "last_message_at", "id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("chat_id", String(24), ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("sender_id", BigInteger, nullable=False),
+    Column("sender_type", String(8), nullable=False),
+    Column("text", Text),
+    Column("client_message_id", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("recipient_online", Boolean, nullable=False, server_default=false()),
+    Column("read", Boolean, nullable=False, server_default=false()),
+    Column("read_at", BigInteger),
+    Column("delivered_at", BigInteger),
+    # A deleted message keeps its row as a tombstone (id, chat, deleted_at), content erased.
+    Column("deleted_at", BigInteger),
+    # Pages of a chat's history and the order of record.
+    UniqueConstraint("chat_id", "seq"),
+    # Idempotent sends: one stored message per (chat, sender side, client id).
+    UniqueConstraint("chat_id", "sender_type", "client_message_id"),
+)
+
+# Unread counts and markAsRead touch only unread rows.
+Index(
+    "ix_messages_unread",
+    messages.c.chat_id,
+    messages.c.sender_type,
+    postgresql_where=messages.c.read == false(),
+    sqlite_where=messages.c.read == false(),
+)
+# offlineMessages reads only what was never delivered.
+Index(
+    "ix_messages_undelivered",
+    messages.c.chat_id,
+    postgresql_where=messages.c.delivered_at.is_(None),
+    sqlite_where=messages.c.delivered_at.is_(None),
+)
+
+last_seen = Table(
+    "last_seen",
+    metadata,
+    Column("user_type", String(8), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("seen_at", BigInteger, nullable=False),
+)

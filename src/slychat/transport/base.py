@@ -1,0 +1,95 @@
+"""What both namespaces share: per-socket sessions, ordered handling and error replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import socketio
+
+from slychat.container import Container
+from slychat.errors import AppError, Invalid
+from slychat.identity import User
+from slychat.transport import wire
+from slychat.transport.schemas import Payload, parse
+
+log = logging.getLogger(__name__)
+P = TypeVar("P", bound=Payload)
+_RESERVED = frozenset({"connect", "disconnect", "connect_error"})
+
+
+@dataclass(eq=False)
+class Session:
+    user: User
+    # Handlers of one socket run one at a time, in arrival order (python-socketio starts
+    # each event as its own task), so two messages sent back to back keep their order.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    alive: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.alive.set()
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    events: frozenset[str] = frozenset()
+
+    def __init__(self, path: str, container: Container) -> None:
+        super().__init__(path)
+        self.c = container
+        self.sessions: dict[str, Session] = {}
+
+    async def trigger_event(self, event: Any, *args: Any) -> Any:
+        """Route client events; drop what a client may not trigger.
+
+        A client could emit an event literally named "connect" or "disconnect", which the
+        base class would route to the lifecycle handlers; those are only genuine while the
+        socket is not fully connected (handshake) or already leaving (disconnect).
+        """
+        if not isinstance(event, str) or not args:
+            return None
+        sid = args[0]
+        if event in _RESERVED:
+            if self.server.manager.is_connected(sid, self.namespace):
+                return await self.fail(sid, Invalid(f"'{event}' is a reserved event name"))
+            return await super().trigger_event(event, *args)
+        if event not in self.events:
+            return await self.fail(sid, Invalid(f"Unknown event '{event[:64]}'"))
+        return await super().trigger_event(event, *args)
+
+    async def fail(self, sid: str, exc: AppError) -> wire.Json:
+        """Tell the socket what went wrong; the handler returns the same object as its ack."""
+        body = wire.error(exc)
+        await self.emit("appError", body, to=sid)
+        return body
+
+    async def handle(
+        self,
+        sid: str,
+        args: tuple[Any, ...],
+        model: type[P],
+        action: Callable[[Session, P], Awaitable[wire.Json]],
+    ) -> wire.Json | None:
+        """Validate, run `action` under the socket's lock, and map errors to appError."""
+        session = self.sessions.get(sid)
+        if session is None:
+            return None
+        async with session.lock:
+            if not session.ready:
+                return await self.fail(sid, Invalid("The connection is not ready"))
+            try:
+                return await action(session, parse(model, args))
+            except AppError as exc:
+                return await self.fail(sid, exc)
+            except Exception:
+                log.exception("handler failed for %s", session.user.key)
+                return await self.fail(sid, AppError())

@@ -1,0 +1,14 @@
+"""Socket.IO room names. Every /chat socket sits in its user's room, so emitting to a user
+room reaches all of that user's tabs, on every node."""
+
+from __future__ import annotations
+
+from slychat.identity import User
+
+
+def user_room(user: User) -> str:
+    return f"user:{user.role.value}:{user.id}"
+
+
+def chat_room(chat_id: str) -> str:
+    return f"chat:{chat_id}"

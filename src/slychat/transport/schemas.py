@@ -1,0 +1,151 @@
+"""Inbound payloads: one pydantic model per client event. Unknown fields are ignored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from slychat.errors import Invalid
+from slychat.identity import Role
+from slychat.services.auth import parse_user_id
+from slychat.services.chats import ChatRef, MessageCursor
+
+
+def _user_id(value: Any) -> int:
+    return parse_user_id(value, ValueError("must be an integer user id"))
+
+
+def _scalar_to_str(value: Any) -> Any:
+    """Product ids and prices arrive as strings or numbers; both are kept as text."""
+    if isinstance(value, bool):
+        raise ValueError("must be a string or a number")
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _role(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+UserId = Annotated[int, BeforeValidator(_user_id)]
+ProductId = Annotated[
+    str, BeforeValidator(_scalar_to_str), StringConstraints(strip_whitespace=True, min_length=1,
+                                                            max_length=255)
+]
+ObjectId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ShortText = Annotated[str | None, BeforeValidator(_scalar_to_str), Field(max_length=2048)]
+Limit = Annotated[int, Field(ge=1, le=200, strict=True)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ChatRefPayload(Payload):
+    chatId: ObjectId | None = None
+    productId: ProductId | None = None
+    recipientId: UserId | None = None
+
+    @model_validator(mode="after")
+    def _names_a_chat(self) -> Self:
+        if self.chatId is None and (self.productId is None or self.recipientId is None):
+            raise ValueError("chatId, or productId and recipientId, are required")
+        return self
+
+    def ref(self) -> ChatRef:
+        return ChatRef(self.chatId, self.productId, self.recipientId)
+
+
+class JoinChat(ChatRefPayload):
+    before: ObjectId | Annotated[int, Field(ge=1, strict=True)] | None = None
+    limit: Limit | None = None
+
+    def cursor(self) -> MessageCursor | None:
+        if self.before is None:
+            return None
+        if isinstance(self.before, int):
+            return MessageCursor(seq=self.before)
+        if self.before.isdigit():
+            return MessageCursor(seq=int(self.before))
+        return MessageCursor(message_id=self.before)
+
+
+class MarkAsRead(ChatRefPayload):
+    pass
+
+
+class GetUserChats(Payload):
+    before: ObjectId | None = None
+    limit: Annotated[int, Field(ge=1, le=500, strict=True)] | None = None
+
+
+class SendMessage(Payload):
+    productId: ProductId
+    recipientId: UserId
+    text: str | None = None
+    clientMessageId: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    productName: ShortText = None
+    productPrice: ShortText = None
+    productImageUrl: ShortText = None
+    storeName: ShortText = None
+    storeLogoUrl: ShortText = None
+    customerName: ShortText = None
+    customerProfilePic: ShortText = None
+
+
+class DeleteMessage(Payload):
+    messageId: ObjectId
+    productId: ProductId | None = None
+    recipientId: UserId | None = None
+
+    def ref(self) -> ChatRef | None:
+        if self.productId is None or self.recipientId is None:
+            return None
+        return ChatRef(None, self.productId, self.recipientId)
+
+
+class Typing(Payload):
+    productId: ProductId
+    recipientId: UserId
+
+    def ref(self) -> ChatRef:
+        return ChatRef(None, self.productId, self.recipientId)
+
+
+class CheckOnlinePresence(Payload):
+    userId: UserId
+    userType: Annotated[Role, BeforeValidator(_role)]
+
+
+class SyncMessages(Payload):
+    since: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    limit: Limit | None = None
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def parse(model: type[P], args: tuple[Any, ...]) -> P:
+    """Validate the first argument of a client event against `model`."""
+    raw = args[0] if args else {}
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise Invalid("Invalid data provided: the payload must be an object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise Invalid(f"Invalid data provided: {where + ': ' if where else ''}{message}") from exc

@@ -1,0 +1,66 @@
+"""Outbound shapes, exactly as the user's document shows them plus PROTOCOL.md's fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slychat.errors import AppError
+from slychat.ids import iso
+from slychat.models import ChatView, Message
+
+Json = dict[str, Any]
+
+
+def ok(message: Any, data: Any) -> Json:
+    return {"statusCode": 200, "error": False, "message": message, "data": data}
+
+
+def error(exc: AppError) -> Json:
+    return {"error": True, "message": exc.message, "statusCode": exc.status_code}
+
+
+def message(m: Message) -> Json:
+    media: list[Json] = []
+    return {
+        "id": m.id,
+        "chatId": m.chat_id,
+        "seq": m.seq,
+        "senderId": m.sender.id,
+        "senderType": m.sender.role.value,
+        "text": m.text,
+        "timestamp": iso(m.created_at),
+        "read": m.read,
+        "readAt": iso(m.read_at),
+        "recipientOnline": m.recipient_online,
+        "deliveredAt": iso(m.delivered_at),
+        "clientMessageId": m.client_message_id,
+        "messageMedias": media,
+        # The user's document names the media list three ways in different examples;
+        # clients may read any of them.
+        "messageMedia": media,
+        "messageImages": media,
+    }
+
+
+def chat(view: ChatView) -> Json:
+    c = view.chat
+    d = c.details
+    return {
+        "id": c.id,
+        "productId": c.key.product_id,
+        "vendorId": c.key.vendor_id,
+        "customerId": c.key.customer_id,
+        "productImageUrl": d.product_image_url,
+        "productPrice": d.product_price,
+        "productName": d.product_name,
+        "storeLogoUrl": d.store_logo_url,
+        "customerProfilePic": d.customer_profile_pic,
+        "customerName": d.customer_name,
+        "storeName": d.store_name,
+        "lastMessageAt": iso(c.last_message_at),
+        "createdAt": iso(c.created_at),
+        "updatedAt": iso(c.updated_at),
+        "messages": [message(m) for m in view.messages],
+        "unreadCount": view.unread_count,
+        "hasMore": view.has_more,
+    }

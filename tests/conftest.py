@@ -1,0 +1,99 @@
+"""Fixtures: every end-to-end test runs against real servers on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support import IN_CI, Client, Server, next_id
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SLYCHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextlib.contextmanager
+def _fresh_postgres_database() -> Iterator[str]:
+    """Create a database for this test session and drop it afterwards."""
+    import asyncpg
+
+    admin = make_url(POSTGRES_ADMIN_URL)
+    name = f"slychat_test_{secrets.token_hex(4)}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(
+            host=admin.host or "127.0.0.1", port=admin.port or 5432,
+            user=admin.username or "postgres", password=admin.password,
+            database=admin.database or "postgres", timeout=5,
+        )
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure to reach the server means: no PostgreSQL here
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = admin.set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database of each backend for this test session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "slychat.db"
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        with _fresh_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, log_dir: Path) -> Iterator[Server]:
+    """One migrated slychat server per backend, shared by the tests of the session; each
+    test uses its own user ids, so tests do not see each other's chats."""
+    srv = Server(database_url)
+    srv.migrate()
+    srv.start(log_dir)
+    yield srv
+    srv.stop()
+
+
+UserFactory = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def connect(server: Server) -> AsyncIterator[UserFactory]:
+    """`await connect("customer")` -> a ready client (new user id unless `user_id` given)."""
+    clients: list[Client] = []
+
+    async def make(role: str, user_id: int | None = None, *, ready: bool = True,
+                   namespaces: tuple[str, ...] = ("/presence", "/chat")) -> Client:
+        client = Client(server.url, role, user_id if user_id is not None else next_id())
+        clients.append(client)
+        await client.connect(namespaces)
+        return await client.ready() if ready and "/chat" in namespaces else client
+
+    yield make
+    await asyncio.gather(*(c.close() for c in clients))

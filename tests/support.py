@@ -1,0 +1,203 @@
+"""Test support: real slychat servers on free loopback ports, and recording clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-0123456789abcdef0123456789"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+_ids = itertools.count(random.randint(10_000, 10_000_000) * 100)
+
+
+def next_id() -> int:
+    """A user id no other test of this session uses."""
+    return next(_ids)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def token(role: str, user_id: int, *, secret: str = SECRET, shape: str = "platform",
+          ttl: int = 3600, **extra: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"iat": now, "exp": now + ttl}
+    if shape == "platform":
+        claims |= {"data": {"id": user_id}, "types": [role]}
+    else:
+        claims |= {"sub": str(user_id), "role": role}
+    claims |= extra
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@dataclass
+class Server:
+    """A `slychat serve` process."""
+
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLYCHAT_")}
+        env |= {
+            "SLYCHAT_DATABASE_URL": self.database_url,
+            "SLYCHAT_JWT_SECRET": SECRET,
+            "SLYCHAT_LOG_LEVEL": "warning",
+            "SLYCHAT_PRESENCE_GRACE": "1.0",
+        }
+        return env | self.env
+
+    def migrate(self) -> None:
+        subprocess.run([sys.executable, "-m", "slychat", "migrate"], env=self.environment(),
+                       check=True, capture_output=True, cwd=ROOT)
+
+    def start(self, log_dir: Path) -> Server:
+        self.log_path = log_dir / f"server-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "slychat", "serve", "--host", "127.0.0.1",
+                 "--port", str(self.port)],
+                env=self.environment(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Client:
+    """One Socket.IO connection (one browser tab) carrying /presence and /chat, recording
+    every event it receives."""
+
+    def __init__(self, server_url: str, role: str, user_id: int) -> None:
+        self.url = server_url
+        self.role = role
+        self.id = user_id
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, str, Any]] = []
+        self._taken: set[int] = set()
+        self._changed = asyncio.Event()
+        for ns in ("/presence", "/chat"):
+            self.sio.on("*", self._recorder(ns), namespace=ns)
+
+    @property
+    def user_type(self) -> str:
+        return self.role.upper()
+
+    def _recorder(self, ns: str) -> Callable[..., Any]:
+        async def record(event: str, *args: Any) -> None:
+            self.events.append((ns, event, args[0] if len(args) == 1 else list(args)))
+            self._changed.set()
+
+        return record
+
+    async def connect(self, namespaces: tuple[str, ...] = ("/presence", "/chat"),
+                      *, auth: dict[str, Any] | None = None,
+                      transports: list[str] | None = None) -> Client:
+        await self.sio.connect(
+            self.url,
+            namespaces=list(namespaces),
+            auth=auth if auth is not None else {"token": token(self.role, self.id)},
+            transports=transports or ["websocket"],
+            wait_timeout=10,
+        )
+        return self
+
+    async def ready(self) -> Client:
+        """Connected and through the /chat handshake (userChats and offlineMessages)."""
+        await self.wait("offlineMessages")
+        return self
+
+    async def wait(self, event: str, where: Callable[[Any], bool] = lambda _d: True,
+                   ns: str = "/chat", timeout: float = 10.0) -> Any:
+        """The oldest not yet taken `event` on `ns` that matches `where`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for i, (e_ns, e_name, data) in enumerate(self.events):
+                if i not in self._taken and e_ns == ns and e_name == event and where(data):
+                    self._taken.add(i)
+                    return data
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                seen = [(n, e) for n, e, _ in self.events]
+                raise AssertionError(f"{self.role} {self.id}: no {event} on {ns}; saw {seen}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def received(self, event: str, ns: str = "/chat") -> list[Any]:
+        return [d for n, e, d in self.events if n == ns and e == event]
+
+    async def call(self, event: str, data: Any = None, ns: str = "/chat",
+                   timeout: float = 10.0) -> Any:
+        """Emit with an ack callback and return the ack's argument."""
+        args = () if data is None else (data,)
+        return await self.sio.call(event, *args, namespace=ns, timeout=timeout)
+
+    async def emit(self, event: str, data: Any = None, ns: str = "/chat") -> None:
+        args = () if data is None else (data,)
+        await self.sio.emit(event, *args, namespace=ns)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+
+def new_chat_fields(**overrides: Any) -> dict[str, Any]:
+    fields = {
+        "productName": "Wireless Headphones",
+        "productPrice": "299.99",
+        "productImageUrl": "https://example.com/product-image.jpg",
+        "storeName": "Tech Haven",
+        "storeLogoUrl": "https://example.com/store-logo.png",
+        "customerName": "John Doe",
+        "customerProfilePic": "https://example.com/buyer-profile.jpg",
+    }
+    return fields | overrides
