@@ -29,9 +29,12 @@ def _fresh_postgres_database() -> Iterator[str]:
 
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(
-            host=admin.host or "127.0.0.1", port=admin.port or 5432,
-            user=admin.username or "postgres", password=admin.password,
-            database=admin.database or "postgres", timeout=5,
+            host=admin.host or "127.0.0.1",
+            port=admin.port or 5432,
+            user=admin.username or "postgres",
+            password=admin.password,
+            database=admin.database or "postgres",
+            timeout=5,
         )
         try:
             await conn.execute(sql)
@@ -53,8 +56,9 @@ def _fresh_postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh, empty database of each backend for this test session."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "slychat.db"
@@ -88,8 +92,13 @@ async def connect(server: Server) -> AsyncIterator[UserFactory]:
     """`await connect("customer")` -> a ready client (new user id unless `user_id` given)."""
     clients: list[Client] = []
 
-    async def make(role: str, user_id: int | None = None, *, ready: bool = True,
-                   namespaces: tuple[str, ...] = ("/presence", "/chat")) -> Client:
+    async def make(
+        role: str,
+        user_id: int | None = None,
+        *,
+        ready: bool = True,
+        namespaces: tuple[str, ...] = ("/presence", "/chat"),
+    ) -> Client:
         client = Client(server.url, role, user_id if user_id is not None else next_id())
         clients.append(client)
         await client.connect(namespaces)

@@ -38,8 +38,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def token(role: str, user_id: int, *, secret: str = SECRET, shape: str = "platform",
-          ttl: int = 3600, **extra: Any) -> str:
+def token(
+    role: str,
+    user_id: int,
+    *,
+    secret: str = SECRET,
+    shape: str = "platform",
+    ttl: int = 3600,
+    **extra: Any,
+) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {"iat": now, "exp": now + ttl}
     if shape == "platform":
@@ -75,25 +82,43 @@ class Server:
         return env | self.env
 
     def migrate(self) -> None:
-        subprocess.run([sys.executable, "-m", "slychat", "migrate"], env=self.environment(),
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "slychat", "migrate"],
+            env=self.environment(),
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
 
     def start(self, log_dir: Path) -> Server:
         self.log_path = log_dir / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "slychat", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
-                env=self.environment(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "slychat",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return self
             time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.log_path.read_text()}")
 
@@ -138,9 +163,13 @@ class Client:
 
         return record
 
-    async def connect(self, namespaces: tuple[str, ...] = ("/presence", "/chat"),
-                      *, auth: dict[str, Any] | None = None,
-                      transports: list[str] | None = None) -> Client:
+    async def connect(
+        self,
+        namespaces: tuple[str, ...] = ("/presence", "/chat"),
+        *,
+        auth: dict[str, Any] | None = None,
+        transports: list[str] | None = None,
+    ) -> Client:
         await self.sio.connect(
             self.url,
             namespaces=list(namespaces),
@@ -155,8 +184,13 @@ class Client:
         await self.wait("offlineMessages")
         return self
 
-    async def wait(self, event: str, where: Callable[[Any], bool] = lambda _d: True,
-                   ns: str = "/chat", timeout: float = 10.0) -> Any:
+    async def wait(
+        self,
+        event: str,
+        where: Callable[[Any], bool] = lambda _d: True,
+        ns: str = "/chat",
+        timeout: float = 10.0,
+    ) -> Any:
         """The oldest not yet taken `event` on `ns` that matches `where`."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -175,8 +209,9 @@ class Client:
     def received(self, event: str, ns: str = "/chat") -> list[Any]:
         return [d for n, e, d in self.events if n == ns and e == event]
 
-    async def call(self, event: str, data: Any = None, ns: str = "/chat",
-                   timeout: float = 10.0) -> Any:
+    async def call(
+        self, event: str, data: Any = None, ns: str = "/chat", timeout: float = 10.0
+    ) -> Any:
         """Emit with an ack callback and return the ack's argument."""
         args = () if data is None else (data,)
         return await self.sio.call(event, *args, namespace=ns, timeout=timeout)

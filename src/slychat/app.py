@@ -41,7 +41,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
     http = Starlette(
         routes=routes(c),
         lifespan=lifespan,
-        middleware=[Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                               allow_methods=["*"], allow_headers=["*"])],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["*"],
+                allow_headers=["*"],
+            )
+        ],
     )
     return socketio.ASGIApp(sio, other_asgi_app=http)

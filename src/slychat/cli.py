@@ -37,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=["customer", "vendor", "admin"])
     token.add_argument("--id", required=True, type=int, dest="user_id")
     token.add_argument("--ttl", default="1h", type=parse_ttl, help="lifetime, e.g. 15m, 1h, 7d")
-    token.add_argument("--shape", default="platform", choices=["platform", "standard"],
-                       help="platform: {data:{id},types:[role]}; standard: {sub,role}")
+    token.add_argument(
+        "--shape",
+        default="platform",
+        choices=["platform", "standard"],
+        help="platform: {data:{id},types:[role]}; standard: {sub,role}",
+    )
     return parser
 
 
@@ -53,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "token":
         if settings.dev_mode:
-            print("SLYCHAT_JWT_SECRET is not set: a token needs the server's secret.",
-                  file=sys.stderr)
+            print(
+                "SLYCHAT_JWT_SECRET is not set: a token needs the server's secret.", file=sys.stderr
+            )
             return 2
-        tokens = TokenService(settings.jwt_secret, settings.jwt_algorithms,
-                              settings.jwt_public_key)
+        tokens = TokenService(settings.jwt_secret, settings.jwt_algorithms, settings.jwt_public_key)
         user = User(Role(args.role.upper()), args.user_id)
         print(tokens.mint(user, args.ttl, args.shape))
         return 0
@@ -70,16 +74,25 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from slychat.app import create_app
     from slychat.container import Container, token_service
 
-    settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port))
-                                           if v is not None})
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     tokens = token_service(settings)
     if tokens.dev_mode:
         _print_dev_banner(tokens)
     app = create_app(settings, Container.build(settings, tokens))
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                log_level=settings.log_level.lower(), lifespan="on")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
     return 0
 
 

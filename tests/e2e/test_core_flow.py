@@ -16,10 +16,15 @@ async def test_first_message_creates_chat_and_reaches_vendor(connect: UserFactor
     customer = await connect("customer")
     product = f"p-{next_id()}"
 
-    ack = await customer.call("sendMessage", {
-        "productId": product, "recipientId": vendor.id, "text": "Is it in stock?",
-        **new_chat_fields(),
-    })
+    ack = await customer.call(
+        "sendMessage",
+        {
+            "productId": product,
+            "recipientId": vendor.id,
+            "text": "Is it in stock?",
+            **new_chat_fields(),
+        },
+    )
     assert ack["error"] is False
     message = ack["data"]
     assert HEX24.match(message["id"])
@@ -42,8 +47,9 @@ async def test_first_message_creates_chat_and_reaches_vendor(connect: UserFactor
     assert own["data"][0]["id"] == message["id"]
     assert vendor.received("receiveMessage") == []
 
-    reply = await vendor.call("sendMessage", {
-        "productId": product, "recipientId": customer.id, "text": "Yes!"})
+    reply = await vendor.call(
+        "sendMessage", {"productId": product, "recipientId": customer.id, "text": "Yes!"}
+    )
     assert reply["data"]["seq"] == 2
     got = await customer.wait("receiveMessage", lambda d: d["data"][0]["text"] == "Yes!")
     assert got["data"][0]["senderType"] == "VENDOR"

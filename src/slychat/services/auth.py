@@ -18,8 +18,9 @@ _ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "Ed")
 class TokenService:
     """Verifies tokens against the configured key and algorithms, and mints dev tokens."""
 
-    def __init__(self, secret: str | None, algorithms: list[str],
-                 public_key: str | None = None) -> None:
+    def __init__(
+        self, secret: str | None, algorithms: list[str], public_key: str | None = None
+    ) -> None:
         self.algorithms = [a for a in algorithms if a.lower() != "none"]
         if not self.algorithms:
             raise ValueError("at least one JWT algorithm other than 'none' is required")

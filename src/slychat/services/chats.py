@@ -100,7 +100,7 @@ class ChatService:
     ) -> tuple[ChatView, ReadReceipt | None]:
         """joinChat: mark the other party's messages read and load a page of history."""
 
-        async def work(conn: AsyncConnection) -> tuple[ChatView, ReadReceipt | None]:
+        async def work(conn: AsyncConnection) -> tuple[ChatView, ReadReceipt]:
             chat = await resolve_chat(conn, user, ref)
             receipt = await _mark_read(conn, chat, user)
             before_seq = await _before_seq(conn, chat, before)
@@ -125,7 +125,9 @@ async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> ReadRec
     return ReadReceipt(chat.id, reader, chat.counterpart_of(reader), now, ids)
 
 
-async def _before_seq(conn: AsyncConnection, chat: Chat, before: MessageCursor | None) -> int | None:
+async def _before_seq(
+    conn: AsyncConnection, chat: Chat, before: MessageCursor | None
+) -> int | None:
     if before is None:
         return None
     if before.seq is not None:

@@ -95,9 +95,11 @@ class MessageService:
     async def _first_of(self, sender: User, key: ChatKey, client_message_id: str) -> Sent:
         async with self.db.read() as conn:
             chat = await repo.chat_by_key(conn, key)
-            first = chat and await repo.message_by_client_id(
-                conn, chat.id, sender.role, client_message_id
-            )
+            first = None
+            if chat is not None:
+                first = await repo.message_by_client_id(
+                    conn, chat.id, sender.role, client_message_id
+                )
         if chat is None or first is None:
             raise NotFound("Message not found")
         return Sent(chat, first, created=False, duplicate=True)

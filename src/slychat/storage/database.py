@@ -75,8 +75,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 30.0,
-                 retries: int = 3) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, pool_timeout: float = 30.0, retries: int = 3
+    ) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size, pool_timeout)
         self.is_sqlite = url.startswith("sqlite")
@@ -115,8 +116,9 @@ class Database:
                     raise Unavailable() from exc
                 attempt += 1
                 delay = min(0.05 * 2**attempt, 1.0)
-                log.warning("transient database error (retry %d in %.2fs): %s",
-                            attempt, delay, exc.orig)
+                log.warning(
+                    "transient database error (retry %d in %.2fs): %s", attempt, delay, exc.orig
+                )
                 await asyncio.sleep(delay)
 
     async def ping(self) -> None:

@@ -229,8 +229,8 @@ async def latest_pages(
     pages: dict[str, tuple[list[Message], bool]] = {cid: ([], False) for cid in chat_ids}
     if not chat_ids:
         return pages
-    branches = [_page_query(cid, None, limit + 1).subquery().select() for cid in chat_ids]
-    query = branches[0] if len(branches) == 1 else union_all(*branches)
+    branches: list[Any] = [_page_query(c, None, limit + 1).subquery().select() for c in chat_ids]
+    query: Any = branches[0] if len(branches) == 1 else union_all(*branches)
     grouped: dict[str, list[Any]] = {cid: [] for cid in chat_ids}
     for row in await conn.execute(query):
         grouped[row.chat_id].append(row)

@@ -67,14 +67,20 @@ class ChatNamespace(Namespace):
             await self.c.presence.chat_opened(user, sid)
             await self._join_chat_rooms(sid, user)
             views = await self.c.chats.list_chats(user)
-            await self.emit("userChats", _chats_envelope("Chats have been sent successfully",
-                                                         views), to=sid)
+            await self.emit(
+                "userChats", _chats_envelope("Chats have been sent successfully", views), to=sid
+            )
             if not session.alive.is_set():
                 return
             offline = await self.c.messages.take_offline(user)
-            await self.emit("offlineMessages", wire.ok(
-                "Offline messages has been sent successfully", [wire.message(m) for m in offline]
-            ), to=sid)
+            await self.emit(
+                "offlineMessages",
+                wire.ok(
+                    "Offline messages has been sent successfully",
+                    [wire.message(m) for m in offline],
+                ),
+                to=sid,
+            )
             await self._tell_delivered(offline)
             session.ready = True
 
@@ -85,8 +91,9 @@ class ChatNamespace(Namespace):
     async def _enter_users_into(self, room: str, users: tuple[User, ...]) -> None:
         """Put every local socket of `users` into `room` (a new chat's room)."""
         for user in users:
-            for sid, _eio_sid in self.server.manager.get_participants(self.namespace,
-                                                                      user_room(user)):
+            for sid, _eio_sid in self.server.manager.get_participants(
+                self.namespace, user_room(user)
+            ):
                 await self.enter_room(sid, room)
 
     async def _tell_delivered(self, delivered: list[Message]) -> None:
@@ -100,15 +107,15 @@ class ChatNamespace(Namespace):
                 "messageIds": [m.id for m in group],
                 "deliveredAt": iso(group[0].delivered_at),
             }
-            await self.emit("messagesDelivered", wire.ok("Messages delivered", data),
-                            room=user_room(sender))
+            await self.emit(
+                "messagesDelivered", wire.ok("Messages delivered", data), room=user_room(sender)
+            )
 
     # --- client events --------------------------------------------------------------------
 
     async def on_joinChat(self, sid: str, *args: Any) -> wire.Json | None:
         async def action(session: Session, p: schemas.JoinChat) -> wire.Json:
-            view, receipt = await self.c.chats.open_chat(session.user, p.ref(), p.cursor(),
-                                                         p.limit)
+            view, receipt = await self.c.chats.open_chat(session.user, p.ref(), p.cursor(), p.limit)
             await self.enter_room(sid, chat_room(view.chat.id))
             if receipt is not None:
                 await self._emit_receipt(receipt)
@@ -119,12 +126,14 @@ class ChatNamespace(Namespace):
         return await self.handle(sid, args, schemas.JoinChat, action)
 
     async def on_joinRooms(self, sid: str, *args: Any) -> wire.Json | None:
-        return await self.handle(sid, args, schemas.GetUserChats,
-                                 lambda s, p: self._send_chats(sid, s, p))
+        return await self.handle(
+            sid, args, schemas.GetUserChats, lambda s, p: self._send_chats(sid, s, p)
+        )
 
     async def on_getUserChats(self, sid: str, *args: Any) -> wire.Json | None:
-        return await self.handle(sid, args, schemas.GetUserChats,
-                                 lambda s, p: self._send_chats(sid, s, p))
+        return await self.handle(
+            sid, args, schemas.GetUserChats, lambda s, p: self._send_chats(sid, s, p)
+        )
 
     async def _send_chats(self, sid: str, session: Session, p: schemas.GetUserChats) -> wire.Json:
         await self._join_chat_rooms(sid, session.user)
@@ -166,13 +175,18 @@ class ChatNamespace(Namespace):
             if sent.created:
                 await self._enter_users_into(room, (sender, recipient))
                 view = ChatView(sent.chat, [sent.message], unread_count=1)
-                new_chat = {"statusCode": 200, "error": False, "message": wire.chat(view),
-                            "data": {}}
+                new_chat = {
+                    "statusCode": 200,
+                    "error": False,
+                    "message": wire.chat(view),
+                    "data": {},
+                }
                 await self.emit("newChat", new_chat, room=user_room(recipient))
                 await self.emit("receiveMessage", received, room=user_room(sender))
             else:
-                await self.emit("receiveMessage", received,
-                                room=[room, user_room(sender), user_room(recipient)])
+                await self.emit(
+                    "receiveMessage", received, room=[room, user_room(sender), user_room(recipient)]
+                )
             if sent.message.delivered_at is not None:
                 await self._tell_delivered([sent.message])
             return wire.ok("Message has been sent", out)
@@ -187,51 +201,69 @@ class ChatNamespace(Namespace):
 
     async def _emit_receipt(self, r: ReadReceipt) -> wire.Json:
         """`updateReadReceipts` to the party whose messages were read."""
-        body = wire.ok("Messages marked as read", {
-            "chatId": r.chat_id,
-            "readerId": r.reader.id,
-            "readerType": r.reader.role.value,
-            "readAt": iso(r.read_at),
-            "messageIds": r.message_ids,
-        })
+        body = wire.ok(
+            "Messages marked as read",
+            {
+                "chatId": r.chat_id,
+                "readerId": r.reader.id,
+                "readerType": r.reader.role.value,
+                "readAt": iso(r.read_at),
+                "messageIds": r.message_ids,
+            },
+        )
         await self.emit("updateReadReceipts", body, room=user_room(r.counterpart))
         return body
 
     async def on_deleteMessage(self, sid: str, *args: Any) -> wire.Json | None:
         async def action(session: Session, p: schemas.DeleteMessage) -> wire.Json:
             d = await self.c.messages.delete(session.user, p.messageId, p.ref())
-            body = wire.ok("Message has been deleted successfully", {
-                "chatId": d.chat.id,
-                "messageId": d.message.id,
-                "deletedAt": iso(d.deleted_at),
-            })
-            await self.emit("messageDeleted", body, room=[
-                chat_room(d.chat.id), user_room(d.chat.vendor), user_room(d.chat.customer)
-            ])
+            body = wire.ok(
+                "Message has been deleted successfully",
+                {
+                    "chatId": d.chat.id,
+                    "messageId": d.message.id,
+                    "deletedAt": iso(d.deleted_at),
+                },
+            )
+            await self.emit(
+                "messageDeleted",
+                body,
+                room=[chat_room(d.chat.id), user_room(d.chat.vendor), user_room(d.chat.customer)],
+            )
             return body
 
         return await self.handle(sid, args, schemas.DeleteMessage, action)
 
     async def on_typing(self, sid: str, *args: Any) -> wire.Json | None:
-        return await self.handle(sid, args, schemas.Typing,
-                                 lambda s, p: self._typing(s, p, "userTyping", "User is typing"))
+        return await self.handle(
+            sid,
+            args,
+            schemas.Typing,
+            lambda s, p: self._typing(s, p, "userTyping", "User is typing"),
+        )
 
     async def on_stoppedTyping(self, sid: str, *args: Any) -> wire.Json | None:
         return await self.handle(
-            sid, args, schemas.Typing,
+            sid,
+            args,
+            schemas.Typing,
             lambda s, p: self._typing(s, p, "stoppedTyping", "User has stopped typing"),
         )
 
-    async def _typing(self, session: Session, p: schemas.Typing, event: str,
-                      text: str) -> wire.Json:
+    async def _typing(
+        self, session: Session, p: schemas.Typing, event: str, text: str
+    ) -> wire.Json:
         sender = session.user
         chat_id = await self.c.messages.typing_chat(sender, p.ref())
-        body = wire.ok(text, {
-            "chatId": chat_id,
-            "productId": p.productId,
-            "senderId": sender.id,
-            "senderType": sender.role.value,
-        })
+        body = wire.ok(
+            text,
+            {
+                "chatId": chat_id,
+                "productId": p.productId,
+                "senderId": sender.id,
+                "senderType": sender.role.value,
+            },
+        )
         await self.emit(event, body, room=user_room(User(sender.role.counterpart, p.recipientId)))
         return body
 

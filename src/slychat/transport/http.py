@@ -26,7 +26,9 @@ def routes(container: Container) -> list[Route]:
             log.warning("readiness: database unreachable: %s", exc)
             checks["database"] = "unreachable"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     return [Route("/healthz", healthz), Route("/readyz", readyz)]

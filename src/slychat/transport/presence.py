@@ -40,9 +40,14 @@ class PresenceNamespace(Namespace):
         user = session.user
         seen = await self.c.presence.disconnected(user, sid)
         if seen is not None:
-            body = wire.ok("User is offline", {
-                "userId": user.id, "userType": user.role.value, "lastSeen": iso(seen),
-            })
+            body = wire.ok(
+                "User is offline",
+                {
+                    "userId": user.id,
+                    "userType": user.role.value,
+                    "lastSeen": iso(seen),
+                },
+            )
             await self._tell_counterparts("userIsOffline", body, user)
 
     async def _tell_counterparts(self, event: str, body: wire.Json, user: User) -> None:
@@ -54,12 +59,15 @@ class PresenceNamespace(Namespace):
     async def on_checkOnlinePresence(self, sid: str, *args: Any) -> wire.Json | None:
         async def action(session: Session, p: schemas.CheckOnlinePresence) -> wire.Json:
             status = await self.c.presence.status(session.user, User(p.userType, p.userId))
-            body = wire.ok("Presence has been retrieved", {
-                "userId": status.user.id,
-                "userType": status.user.role.value,
-                "status": "online" if status.online else "offline",
-                "lastSeen": iso(status.last_seen),
-            })
+            body = wire.ok(
+                "Presence has been retrieved",
+                {
+                    "userId": status.user.id,
+                    "userType": status.user.role.value,
+                    "status": "online" if status.online else "offline",
+                    "lastSeen": iso(status.last_seen),
+                },
+            )
             await self.emit("onlinePresence", body, to=sid)
             return body
 

@@ -39,8 +39,9 @@ def _role(value: Any) -> Any:
 
 UserId = Annotated[int, BeforeValidator(_user_id)]
 ProductId = Annotated[
-    str, BeforeValidator(_scalar_to_str), StringConstraints(strip_whitespace=True, min_length=1,
-                                                            max_length=255)
+    str,
+    BeforeValidator(_scalar_to_str),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
 ]
 ObjectId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 ShortText = Annotated[str | None, BeforeValidator(_scalar_to_str), Field(max_length=2048)]

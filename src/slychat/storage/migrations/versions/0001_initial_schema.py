@@ -36,14 +36,22 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chats")),
         sa.UniqueConstraint(
-            "product_id", "vendor_id", "customer_id",
+            "product_id",
+            "vendor_id",
+            "customer_id",
             name=op.f("uq_chats_product_id_vendor_id_customer_id"),
         ),
     )
-    op.create_index(op.f("ix_chats_customer_id_last_message_at_id"), "chats",
-                    ["customer_id", "last_message_at", "id"])
-    op.create_index(op.f("ix_chats_vendor_id_last_message_at_id"), "chats",
-                    ["vendor_id", "last_message_at", "id"])
+    op.create_index(
+        op.f("ix_chats_customer_id_last_message_at_id"),
+        "chats",
+        ["customer_id", "last_message_at", "id"],
+    )
+    op.create_index(
+        op.f("ix_chats_vendor_id_last_message_at_id"),
+        "chats",
+        ["vendor_id", "last_message_at", "id"],
+    )
 
     op.create_table(
         "last_seen",
@@ -68,19 +76,34 @@ def upgrade() -> None:
         sa.Column("read_at", sa.BigInteger(), nullable=True),
         sa.Column("delivered_at", sa.BigInteger(), nullable=True),
         sa.Column("deleted_at", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(["chat_id"], ["chats.id"],
-                                name=op.f("fk_messages_chat_id_chats"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["chat_id"], ["chats.id"], name=op.f("fk_messages_chat_id_chats"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint("chat_id", "sender_type", "client_message_id",
-                            name=op.f("uq_messages_chat_id_sender_type_client_message_id")),
+        sa.UniqueConstraint(
+            "chat_id",
+            "sender_type",
+            "client_message_id",
+            name=op.f("uq_messages_chat_id_sender_type_client_message_id"),
+        ),
         sa.UniqueConstraint("chat_id", "seq", name=op.f("uq_messages_chat_id_seq")),
     )
     unread = sa.column("read") == sa.false()
     undelivered = sa.column("delivered_at").is_(None)
-    op.create_index("ix_messages_undelivered", "messages", ["chat_id"],
-                    postgresql_where=undelivered, sqlite_where=undelivered)
-    op.create_index("ix_messages_unread", "messages", ["chat_id", "sender_type"],
-                    postgresql_where=unread, sqlite_where=unread)
+    op.create_index(
+        "ix_messages_undelivered",
+        "messages",
+        ["chat_id"],
+        postgresql_where=undelivered,
+        sqlite_where=undelivered,
+    )
+    op.create_index(
+        "ix_messages_unread",
+        "messages",
+        ["chat_id", "sender_type"],
+        postgresql_where=unread,
+        sqlite_where=unread,
+    )
 
 
 def downgrade() -> None:
