@@ -1,0 +1,85 @@
+"""The unit of work retries transient failures whole, and never leaves a partial write."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from slychat.errors import Unavailable
+from slychat.storage.database import Database
+
+
+@pytest.fixture
+async def pg(empty_database_url: str) -> AsyncIterator[Database]:
+    db = Database(empty_database_url, pool_size=2, retries=2)
+    await db.write(lambda c: c.execute(text("CREATE TABLE t (v INTEGER)")))
+    yield db
+    await db.close()
+
+
+async def _count(db: Database) -> int:
+    async with db.read() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM t"))).scalar_one())
+
+
+async def _drop_connection(conn: AsyncConnection) -> None:
+    """What a restarted database server or a cut network does to a transaction."""
+    await conn.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgres"], indirect=True)
+async def test_a_dropped_connection_is_retried(pg: Database) -> None:
+    attempts = 0
+
+    async def work(conn: AsyncConnection) -> str:
+        nonlocal attempts
+        attempts += 1
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+        if attempts == 1:
+            await _drop_connection(conn)
+        return "stored"
+
+    assert await pg.write(work) == "stored"
+    assert attempts == 2
+    assert await _count(pg) == 1
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgres"], indirect=True)
+async def test_a_failure_that_remains_gives_unavailable_and_writes_nothing(pg: Database) -> None:
+    attempts = 0
+
+    async def work(conn: AsyncConnection) -> None:
+        nonlocal attempts
+        attempts += 1
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+        await _drop_connection(conn)
+
+    with pytest.raises(Unavailable):
+        await pg.write(work)
+    assert attempts == 3
+    assert await _count(pg) == 0
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgres"], indirect=True)
+async def test_a_deadlock_is_retried(pg: Database) -> None:
+    attempts = 0
+
+    async def work(conn: AsyncConnection) -> None:
+        nonlocal attempts
+        attempts += 1
+        await conn.execute(text("INSERT INTO t VALUES (2)"))
+        if attempts == 1:
+            # Raise the genuine SQLSTATE 40P01 from the server, as a deadlock victim gets.
+            await conn.execute(
+                text(
+                    "DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected'; "
+                    "END $$"
+                )
+            )
+
+    await pg.write(work)
+    assert attempts == 2
+    assert await _count(pg) == 1
