@@ -94,6 +94,22 @@ def server(database_url: str, log_dir: Path) -> Iterator[Server]:
     srv.stop()
 
 
+@pytest.fixture
+def spawn_server(database_url: str, log_dir: Path) -> Iterator[Callable[..., Server]]:
+    """`spawn_server(SLYCHAT_X="...")`: another server on the session's database, with its
+    own settings; stopped after the test."""
+    started: list[Server] = []
+
+    def spawn(**env: str) -> Server:
+        srv = Server(database_url, env=env)
+        started.append(srv)
+        return srv.start(log_dir)
+
+    yield spawn
+    for srv in started:
+        srv.stop()
+
+
 UserFactory = Callable[..., Awaitable[Client]]
 
 

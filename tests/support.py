@@ -220,6 +220,20 @@ class Client:
         args = () if data is None else (data,)
         await self.sio.emit(event, *args, namespace=ns)
 
+    async def kill_transport(self) -> None:
+        """Cut the TCP connection under the client, as a network blip does: no goodbye."""
+        ws = self.sio.eio.ws
+        if ws is not None and ws._conn is not None and ws._conn.transport is not None:
+            ws._conn.transport.abort()
+        for _ in range(100):
+            if not self.sio.connected:
+                break
+            await asyncio.sleep(0.02)
+
+    def last(self, event: str, ns: str = "/chat") -> Any:
+        found = self.received(event, ns)
+        return found[-1] if found else None
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,21 @@ from slychat.container import Container
 from slychat.transport.chat import ChatNamespace
 from slychat.transport.http import routes
 from slychat.transport.presence import PresenceNamespace
+
+log = logging.getLogger(__name__)
+
+
+async def _prune_forever(c: Container) -> None:
+    """Drop sync changes past their retention, a few times per retention period."""
+    interval = min(3600.0, max(1.0, c.settings.sync_retention / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            pruned = await c.sync.prune()
+            if pruned:
+                log.info("pruned %d sync changes older than the retention", pruned)
+        except Exception:  # the next round tries again; never let the task die
+            log.exception("pruning the sync feed failed")
 
 
 def create_app(settings: Settings, container: Container | None = None) -> Any:
@@ -33,9 +50,11 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        pruner = asyncio.create_task(_prune_forever(c))
         try:
             yield
         finally:
+            pruner.cancel()
             await c.close()
 
     http = Starlette(

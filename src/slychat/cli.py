@@ -7,20 +7,18 @@ import logging
 import re
 import sys
 
+from slychat import durations
 from slychat.config import Settings
 from slychat.identity import Role, User
 from slychat.services.auth import TokenService
 
-_TTL = re.compile(r"^(\d+)([smhd]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def parse_ttl(text: str) -> int:
     """`90`, `90s`, `15m`, `1h`, `7d` -> seconds."""
-    match = _TTL.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"bad duration {text!r}; use e.g. 90s, 15m, 1h, 7d")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return int(durations.seconds(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from slychat import durations
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./slychat.db"
 
 
@@ -51,10 +53,14 @@ class Settings(BaseSettings):
     chats_page_size: int = Field(default=50, ge=1, le=500)
     offline_batch: int = Field(default=500, ge=1)
     presence_grace: float = Field(default=2.0, ge=0)
+    sync_retention: float = Field(default=30 * 86400, gt=0)
+    sync_page_size: int = Field(default=200, ge=1, le=1000)
+    cursor_secret: str | None = None
     log_level: str = "info"
 
     _normalize_url = field_validator("database_url")(normalize_database_url)
     _split_lists = field_validator("jwt_algorithms", "cors_origins", mode="before")(_split_csv)
+    _durations = field_validator("sync_retention", mode="before")(durations.seconds)
 
     @property
     def dev_mode(self) -> bool:

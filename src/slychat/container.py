@@ -11,6 +11,7 @@ from slychat.services.auth import TokenService
 from slychat.services.chats import ChatService
 from slychat.services.messages import MessageService
 from slychat.services.presence import PresenceService
+from slychat.services.sync import CursorCodec, SyncService
 from slychat.storage.database import Database
 
 
@@ -23,6 +24,8 @@ class Container:
     presence: PresenceService
     chats: ChatService
     messages: MessageService
+    sync: SyncService
+    cursors: CursorCodec
 
     @classmethod
     def build(cls, settings: Settings, tokens: TokenService | None = None) -> Container:
@@ -33,14 +36,18 @@ class Container:
             retries=settings.db_retries,
         )
         registry = MemoryRegistry()
+        tokens = tokens or token_service(settings)
+        cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
         return cls(
             settings=settings,
             db=db,
             registry=registry,
-            tokens=tokens or token_service(settings),
+            tokens=tokens,
             presence=PresenceService(db, registry),
             chats=ChatService(db, settings.page_size, settings.chats_page_size),
             messages=MessageService(db, settings.offline_batch),
+            sync=SyncService(db, settings.sync_retention, settings.sync_page_size),
+            cursors=CursorCodec(cursor_key),
         )
 
     async def close(self) -> None:

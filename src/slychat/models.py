@@ -77,6 +77,12 @@ class Message:
     read_at: int | None = None
     delivered_at: int | None = None
     deleted_at: int | None = None
+    customer_pos: int | None = None
+    vendor_pos: int | None = None
+
+    def feed_pos(self, viewer: User) -> int | None:
+        """Where this message sits in `viewer`'s change feed."""
+        return self.customer_pos if viewer.role is Role.CUSTOMER else self.vendor_pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +93,18 @@ class ChatView:
     messages: list[Message] = field(default_factory=list)
     unread_count: int = 0
     has_more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One change in a user's feed; `message` and `chat` are their current state."""
+
+    pos: int
+    kind: str
+    chat_id: str
+    at: int
+    message_id: str | None = None
+    message_ids: list[str] = field(default_factory=list)
+    actor: User | None = None
+    message: Message | None = None
+    chat: Chat | None = None

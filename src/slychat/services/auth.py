@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Mapping
@@ -28,6 +30,11 @@ class TokenService:
         self.dev_mode = not secret and not public_key
         self._signing_key = secret or (secrets.token_urlsafe(32) if self.dev_mode else None)
         self._verify_key = public_key if (asymmetric and public_key) else self._signing_key
+
+    def derive_key(self, label: str) -> bytes:
+        """A key for another purpose (signing sync cursors), derived from the token key."""
+        base = self._signing_key or self._verify_key or ""
+        return hmac.new(base.encode(), label.encode(), hashlib.sha256).digest()
 
     def verify(self, token: str | None) -> User:
         if not token:

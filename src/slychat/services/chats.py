@@ -10,6 +10,7 @@ from slychat.errors import Forbidden, Invalid, NotFound
 from slychat.identity import User
 from slychat.ids import now_ms
 from slychat.models import Chat, ChatKey, ChatView
+from slychat.services.sync import Position, head_position
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
 
@@ -35,6 +36,13 @@ class ReadReceipt:
     counterpart: User
     read_at: int
     message_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatList:
+    views: list[ChatView]
+    total_unread: int
+    head: Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +81,12 @@ class ChatService:
 
     async def list_chats(
         self, user: User, before_chat_id: str | None = None, limit: int | None = None
-    ) -> list[ChatView]:
+    ) -> ChatList:
         """The user's chats, latest activity first, each with its latest page."""
         async with self.db.read() as conn:
+            # The feed head is read first: whatever commits during the reads below comes
+            # after it, so a client syncing from it misses nothing (at worst sees it twice).
+            head = head_position(await repo.feed_head(conn, user))
             before = None
             if before_chat_id is not None:
                 anchor = await repo.chat_by_id(conn, before_chat_id)
@@ -86,10 +97,12 @@ class ChatService:
             ids = [chat.id for chat in chats]
             pages = await repo.latest_pages(conn, ids, self.page_size)
             unread = await repo.unread_counts(conn, ids, user)
-        return [
+            total_unread = await repo.total_unread(conn, user)
+        views = [
             ChatView(chat, pages[chat.id][0], unread.get(chat.id, 0), pages[chat.id][1])
             for chat in chats
         ]
+        return ChatList(views, total_unread, head)
 
     async def chat_ids(self, user: User) -> list[str]:
         async with self.db.read() as conn:
@@ -122,6 +135,10 @@ class ChatService:
 async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> ReadReceipt:
     now = now_ms()
     ids = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
+    if ids:
+        await repo.append_feed(
+            conn, (chat.customer, chat.vendor), "read", chat.id, now, message_ids=ids, actor=reader
+        )
     return ReadReceipt(chat.id, reader, chat.counterpart_of(reader), now, ids)
 
 

@@ -12,6 +12,7 @@ from slychat.identity import User
 from slychat.ids import new_id, now_ms
 from slychat.models import Chat, ChatDetails, ChatKey, Message
 from slychat.services.chats import ChatRef, resolve_chat
+from slychat.services.sync import record_delivery
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
 
@@ -69,8 +70,15 @@ class MessageService:
                 if first is not None:
                     return Sent(chat, first, created=False, duplicate=True)
             chat = await repo.bump_seq(conn, chat.id, now)
+            participants = (chat.customer, chat.vendor)
+            if created:
+                await repo.append_feed(conn, participants, "chat", chat.id, now)
+            message_id = new_id()
+            positions = await repo.append_feed(
+                conn, participants, "message", chat.id, now, message_id=message_id
+            )
             message = Message(
-                id=new_id(),
+                id=message_id,
                 chat_id=chat.id,
                 seq=chat.last_seq,
                 sender=sender,
@@ -79,6 +87,8 @@ class MessageService:
                 recipient_online=recipient_online,
                 client_message_id=cmd.client_message_id,
                 delivered_at=now if reachable else None,
+                customer_pos=positions[chat.customer],
+                vendor_pos=positions[chat.vendor],
             )
             await repo.insert_message(conn, message)
             return Sent(chat, message, created, duplicate=False)
@@ -120,17 +130,24 @@ class MessageService:
                 raise Forbidden("Only the sender can delete a message")
             now = now_ms()
             await repo.tombstone(conn, message.id, now)
+            await repo.append_feed(
+                conn, (chat.customer, chat.vendor), "deleted", chat.id, now, message_id=message.id
+            )
             return Deleted(chat, message, now)
 
         return await self.db.write(work)
 
-    async def take_offline(self, user: User) -> list[Message]:
+    async def take_offline(self, user: User) -> tuple[list[Message], bool]:
         """The next batch of messages to `user` that reached none of their sockets, now
-        counted as delivered."""
+        counted as delivered; and whether more remain."""
         now = now_ms()
-        return await self.db.write(
-            lambda conn: repo.take_undelivered(conn, user, now, self.offline_batch)
-        )
+
+        async def work(conn: AsyncConnection) -> tuple[list[Message], bool]:
+            taken, more = await repo.take_undelivered(conn, user, now, self.offline_batch)
+            await record_delivery(conn, taken, now)
+            return taken, more
+
+        return await self.db.write(work)
 
     async def typing_chat(self, user: User, ref: ChatRef) -> str | None:
         """The chat a typing notice is about, or None while it does not exist yet."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
@@ -11,8 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.identity import Role, User
-from slychat.models import Chat, ChatDetails, ChatKey, Message
-from slychat.storage.tables import chats, last_seen, messages
+from slychat.models import Chat, ChatDetails, ChatKey, FeedEntry, Message
+from slychat.storage.tables import chats, feed, feed_heads, last_seen, messages
 
 _live = messages.c.deleted_at.is_(None)
 
@@ -57,6 +58,8 @@ def _message(row: Any) -> Message:
         read_at=row.read_at,
         delivered_at=row.delivered_at,
         deleted_at=row.deleted_at,
+        customer_pos=row.customer_pos,
+        vendor_pos=row.vendor_pos,
     )
 
 
@@ -180,6 +183,8 @@ async def insert_message(conn: AsyncConnection, message: Message) -> None:
             recipient_online=message.recipient_online,
             read=False,
             delivered_at=message.delivered_at,
+            customer_pos=message.customer_pos,
+            vendor_pos=message.vendor_pos,
         )
     )
 
@@ -259,6 +264,21 @@ async def unread_counts(
     return {chat_id: count for chat_id, count in await conn.execute(query)}
 
 
+async def total_unread(conn: AsyncConnection, reader: User) -> int:
+    """Unread messages to `reader` across all their chats."""
+    query = (
+        select(func.count())
+        .select_from(messages.join(chats, chats.c.id == messages.c.chat_id))
+        .where(
+            _user_column(reader.role) == reader.id,
+            messages.c.sender_type == reader.role.counterpart.value,
+            messages.c.read.is_(False),
+            _live,
+        )
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int) -> list[str]:
     """Mark every unread message `sender` sent in the chat as read; their ids."""
     result = await conn.execute(
@@ -277,9 +297,9 @@ async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int)
 
 async def take_undelivered(
     conn: AsyncConnection, recipient: User, now: int, limit: int
-) -> list[Message]:
+) -> tuple[list[Message], bool]:
     """Up to `limit` live messages to `recipient` that reached none of their sockets,
-    marked delivered now; per chat in `seq` order."""
+    marked delivered now, per chat in `seq` order; and whether more remain."""
     sender_type = recipient.role.counterpart.value
     query = (
         select(messages)
@@ -291,17 +311,12 @@ async def take_undelivered(
             _live,
         )
         .order_by(messages.c.chat_id, messages.c.seq)
-        .limit(limit)
+        .limit(limit + 1)
     )
     rows = list(await conn.execute(query))
-    if not rows:
-        return []
-    await conn.execute(
-        update(messages)
-        .where(messages.c.id.in_([row.id for row in rows]), messages.c.delivered_at.is_(None))
-        .values(delivered_at=now)
-    )
-    return [replace(_message(row), delivered_at=now) for row in rows]
+    taken = rows[:limit]
+    await mark_delivered(conn, [row.id for row in taken], now)
+    return [replace(_message(row), delivered_at=now) for row in taken], len(rows) > limit
 
 
 async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> None:
@@ -330,3 +345,122 @@ async def load_last_seen(conn: AsyncConnection, user: User) -> int | None:
     )
     value = (await conn.execute(query)).scalar()
     return int(value) if value is not None else None
+
+
+# --- change feeds ------------------------------------------------------------------------
+
+
+def lock_order(user: User) -> tuple[int, int]:
+    """Every transaction takes feed heads in this one global order, so two transactions
+    can never wait on each other's heads."""
+    return (0 if user.role is Role.CUSTOMER else 1, user.id)
+
+
+async def append_feed(
+    conn: AsyncConnection,
+    users: Sequence[User],
+    kind: str,
+    chat_id: str,
+    at: int,
+    *,
+    message_id: str | None = None,
+    message_ids: Sequence[str] = (),
+    actor: User | None = None,
+) -> dict[User, int]:
+    """Append one change to each user's feed; the position it got in each."""
+    positions: dict[User, int] = {}
+    for user in sorted(set(users), key=lock_order):
+        stmt = _insert(conn, feed_heads).values(user_type=user.role.value, user_id=user.id, pos=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_type", "user_id"], set_={"pos": feed_heads.c.pos + 1}
+        ).returning(feed_heads.c.pos)
+        positions[user] = int((await conn.execute(stmt)).scalar_one())
+    await conn.execute(
+        feed.insert(),
+        [
+            {
+                "user_type": user.role.value,
+                "user_id": user.id,
+                "pos": pos,
+                "kind": kind,
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "message_ids": json.dumps(list(message_ids)) if message_ids else None,
+                "actor_type": actor.role.value if actor else None,
+                "actor_id": actor.id if actor else None,
+                "at": at,
+            }
+            for user, pos in positions.items()
+        ],
+    )
+    return positions
+
+
+async def feed_head(conn: AsyncConnection, user: User) -> int:
+    query = select(feed_heads.c.pos).where(
+        feed_heads.c.user_type == user.role.value, feed_heads.c.user_id == user.id
+    )
+    return int((await conn.execute(query)).scalar() or 0)
+
+
+async def feed_page(
+    conn: AsyncConnection, user: User, after: int, limit: int
+) -> tuple[list[FeedEntry], bool]:
+    """The user's changes after position `after`, oldest first, with the messages and
+    chats they name in their current state; and whether more follow."""
+    query = (
+        select(feed)
+        .where(
+            feed.c.user_type == user.role.value,
+            feed.c.user_id == user.id,
+            feed.c.pos > after,
+        )
+        .order_by(feed.c.pos)
+        .limit(limit + 1)
+    )
+    rows = list(await conn.execute(query))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    message_ids = {r.message_id for r in rows if r.kind == "message"}
+    chat_ids = {r.chat_id for r in rows if r.kind == "chat"}
+    found_messages = {}
+    if message_ids:
+        found = await conn.execute(select(messages).where(messages.c.id.in_(message_ids)))
+        found_messages = {m.id: _message(m) for m in found}
+    found_chats = {}
+    if chat_ids:
+        found = await conn.execute(select(chats).where(chats.c.id.in_(chat_ids)))
+        found_chats = {c.id: _chat(c) for c in found}
+    entries = [
+        FeedEntry(
+            pos=r.pos,
+            kind=r.kind,
+            chat_id=r.chat_id,
+            at=r.at,
+            message_id=r.message_id,
+            message_ids=json.loads(r.message_ids) if r.message_ids else [],
+            actor=User(Role(r.actor_type), r.actor_id) if r.actor_type else None,
+            message=found_messages.get(r.message_id) if r.message_id else None,
+            chat=found_chats.get(r.chat_id) if r.kind == "chat" else None,
+        )
+        for r in rows
+    ]
+    return entries, has_more
+
+
+async def mark_delivered(conn: AsyncConnection, message_ids: Sequence[str], now: int) -> list[str]:
+    """Set deliveredAt on those of `message_ids` that had none; the ids that changed."""
+    if not message_ids:
+        return []
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.id.in_(message_ids), messages.c.delivered_at.is_(None))
+        .values(delivered_at=now)
+        .returning(messages.c.id)
+    )
+    return list(result.scalars())
+
+
+async def prune_feed(conn: AsyncConnection, older_than: int) -> int:
+    result = await conn.execute(feed.delete().where(feed.c.at < older_than))
+    return int(result.rowcount or 0)

@@ -69,6 +69,9 @@ messages = Table(
     Column("delivered_at", BigInteger),
     # A deleted message keeps its row as a tombstone (id, chat, deleted_at), content erased.
     Column("deleted_at", BigInteger),
+    # Where the message sits in each participant's change feed (its `syncCursor`).
+    Column("customer_pos", BigInteger),
+    Column("vendor_pos", BigInteger),
     # Pages of a chat's history and the order of record.
     UniqueConstraint("chat_id", "seq"),
     # Idempotent sends: one stored message per (chat, sender side, client id).
@@ -97,4 +100,34 @@ last_seen = Table(
     Column("user_type", String(8), primary_key=True),
     Column("user_id", BigInteger, primary_key=True),
     Column("seen_at", BigInteger, nullable=False),
+)
+
+# Per-user change feeds (syncMessages). Each user's positions are handed out by bumping
+# their feed_heads row, whose lock is held until commit: a user's feed is in commit order,
+# so a cursor never skips a change that commits late.
+feed_heads = Table(
+    "feed_heads",
+    metadata,
+    Column("user_type", String(8), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("pos", BigInteger, nullable=False),
+)
+
+feed = Table(
+    "feed",
+    metadata,
+    Column("user_type", String(8), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("pos", BigInteger, primary_key=True),
+    # message | chat | read | delivered | deleted
+    Column("kind", String(16), nullable=False),
+    Column("chat_id", String(24), nullable=False),
+    Column("message_id", String(24)),
+    # JSON list of message ids, for read and delivered.
+    Column("message_ids", Text),
+    Column("actor_type", String(8)),
+    Column("actor_id", BigInteger),
+    Column("at", BigInteger, nullable=False),
+    # Retention pruning deletes by age.
+    Index(None, "at"),
 )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slychat.errors import AppError
 from slychat.ids import iso
-from slychat.models import ChatView, Message
+from slychat.models import ChatView, FeedEntry, Message
 
 Json = dict[str, Any]
 
@@ -19,7 +20,10 @@ def error(exc: AppError) -> Json:
     return {"error": True, "message": exc.message, "statusCode": exc.status_code}
 
 
-def message(m: Message) -> Json:
+CursorOf = Callable[[Message], str | None]
+
+
+def message(m: Message, sync_cursor: str | None = None) -> Json:
     media: list[Json] = []
     return {
         "id": m.id,
@@ -39,10 +43,11 @@ def message(m: Message) -> Json:
         # clients may read any of them.
         "messageMedia": media,
         "messageImages": media,
+        "syncCursor": sync_cursor,
     }
 
 
-def chat(view: ChatView) -> Json:
+def chat(view: ChatView, cursor_of: CursorOf) -> Json:
     c = view.chat
     d = c.details
     return {
@@ -60,7 +65,33 @@ def chat(view: ChatView) -> Json:
         "lastMessageAt": iso(c.last_message_at),
         "createdAt": iso(c.created_at),
         "updatedAt": iso(c.updated_at),
-        "messages": [message(m) for m in view.messages],
+        "messages": [message(m, cursor_of(m)) for m in view.messages],
         "unreadCount": view.unread_count,
         "hasMore": view.has_more,
     }
+
+
+def change(entry: FeedEntry, cursor_of: CursorOf) -> Json | None:
+    """One entry of `syncMessages` changes; None for a message deleted since (its
+    `deleted` change follows)."""
+    base: Json = {"type": entry.kind, "chatId": entry.chat_id}
+    if entry.kind == "message":
+        m = entry.message
+        if m is None or m.deleted_at is not None:
+            return None
+        return base | {"message": message(m, cursor_of(m))}
+    if entry.kind == "chat":
+        if entry.chat is None:
+            return None
+        return base | {"chat": chat(ChatView(entry.chat), cursor_of)}
+    if entry.kind == "read":
+        actor = entry.actor
+        return base | {
+            "messageIds": entry.message_ids,
+            "readAt": iso(entry.at),
+            "readerId": actor.id if actor else None,
+            "readerType": actor.role.value if actor else None,
+        }
+    if entry.kind == "delivered":
+        return base | {"messageIds": entry.message_ids, "deliveredAt": iso(entry.at)}
+    return base | {"messageId": entry.message_id, "deletedAt": iso(entry.at)}

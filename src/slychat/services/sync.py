@@ -1,0 +1,138 @@
+"""syncMessages: a user's change feed since a cursor the server handed out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from slychat.identity import Role, User
+from slychat.ids import now_ms
+from slychat.models import FeedEntry, Message
+from slychat.storage import repository as repo
+from slychat.storage.database import Database
+
+# A cursor at the head of a feed is dated at the read, yet a change committing just after
+# the read may carry a slightly older timestamp; pruning keeps this much more than the
+# retention so that such a change is never pruned while that cursor is still honoured.
+_PRUNE_MARGIN_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    pos: int
+    at: int  # when the change at `pos` happened; the age retention is checked against
+
+
+class CursorCodec:
+    """Opaque, signed cursors bound to one user: `v1.<payload>.<mac>`."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, payload: bytes) -> str:
+        digest = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def encode(self, user: User, position: Position) -> str:
+        payload = f"{user.role.value}:{user.id}:{position.pos}:{position.at}".encode()
+        body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+        return f"v1.{body}.{self._mac(payload)}"
+
+    def decode(self, cursor: str, user: User) -> Position | None:
+        """The position, or None for anything this server did not issue to `user`."""
+        try:
+            version, body, mac = cursor.split(".")
+            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            if version != "v1" or not hmac.compare_digest(mac, self._mac(payload)):
+                return None
+            role, user_id, pos, at = payload.decode().split(":")
+            if Role(role) != user.role or int(user_id) != user.id:
+                return None
+            return Position(int(pos), int(at))
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+def head_position(pos: int) -> Position:
+    """A cursor just after `pos`, the newest change in a feed read now."""
+    return Position(pos, now_ms())
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPage:
+    changes: list[FeedEntry]
+    has_more: bool
+    position: Position
+    reset: bool = False
+    delivered: tuple[Message, ...] = ()
+
+
+class SyncService:
+    def __init__(self, db: Database, retention_seconds: float, page_size: int) -> None:
+        self.db = db
+        self.retention_ms = int(retention_seconds * 1000)
+        self.page_size = page_size
+
+    async def sync(self, user: User, since: Position | None, limit: int | None = None) -> SyncPage:
+        """The changes after `since`. Messages to `user` that reach them this way count
+        as delivered. An unknown or expired cursor gets `reset`."""
+        now = now_ms()
+        async with self.db.read() as conn:
+            head = head_position(await repo.feed_head(conn, user))
+            if since is None or since.at < now - self.retention_ms or since.pos > head.pos:
+                return SyncPage([], False, head, reset=True)
+            entries, has_more = await repo.feed_page(conn, user, since.pos, limit or self.page_size)
+        delivered = await self._deliver(user, entries, now)
+        if delivered:
+            by_id = {m.id: m for m in delivered}
+            entries = [
+                replace(e, message=by_id.get(e.message.id, e.message)) if e.message else e
+                for e in entries
+            ]
+        if has_more:
+            position = Position(entries[-1].pos, entries[-1].at)
+        else:
+            position = Position(entries[-1].pos if entries else since.pos, max(since.at, head.at))
+        return SyncPage(entries, has_more, position, delivered=tuple(delivered))
+
+    async def _deliver(self, user: User, entries: Sequence[FeedEntry], now: int) -> list[Message]:
+        pending = [
+            e.message
+            for e in entries
+            if e.message is not None
+            and e.message.sender != user
+            and e.message.delivered_at is None
+            and e.message.deleted_at is None
+        ]
+        if not pending:
+            return []
+
+        async def work(conn: AsyncConnection) -> list[Message]:
+            changed = set(await repo.mark_delivered(conn, [m.id for m in pending], now))
+            delivered = [replace(m, delivered_at=now) for m in pending if m.id in changed]
+            await record_delivery(conn, delivered, now)
+            return delivered
+
+        return await self.db.write(work)
+
+    async def prune(self) -> int:
+        """Forget changes older than the retention; their cursors now get `reset`."""
+        cutoff = now_ms() - self.retention_ms - _PRUNE_MARGIN_MS
+        return await self.db.write(lambda conn: repo.prune_feed(conn, cutoff))
+
+
+async def record_delivery(conn: AsyncConnection, delivered: Sequence[Message], now: int) -> None:
+    """A `delivered` change in each sender's feed, one per chat."""
+    groups: dict[tuple[str, User], list[str]] = defaultdict(list)
+    for m in delivered:
+        groups[(m.chat_id, m.sender)].append(m.id)
+    for (chat_id, sender), ids in sorted(
+        groups.items(), key=lambda g: (repo.lock_order(g[0][1]), g[0][0])
+    ):
+        await repo.append_feed(conn, [sender], "delivered", chat_id, now, message_ids=ids)
