@@ -110,6 +110,40 @@ def spawn_server(database_url: str, log_dir: Path) -> Iterator[Callable[..., Ser
         srv.stop()
 
 
+REDIS_URL = os.environ.get("SLYCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """Redis for multi-node tests; keys live under a prefix of this session's own, removed
+    at the end (see `redis_prefix`)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        message = f"Redis not reachable at {REDIS_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    yield REDIS_URL
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix (and pub/sub channel) per test, deleted afterwards."""
+    import redis
+
+    prefix = f"slychat-test-{secrets.token_hex(4)}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
 UserFactory = Callable[..., Awaitable[Client]]
 
 

@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from slychat.config import Settings
 from slychat.container import Container
+from slychat.identity import User
 from slychat.transport.chat import ChatNamespace
 from slychat.transport.http import routes
 from slychat.transport.presence import PresenceNamespace
@@ -41,20 +42,34 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
     origins: str | list[str] = "*" if "*" in settings.cors_origins else settings.cors_origins
     sio = socketio.AsyncServer(
         async_mode="asgi",
+        client_manager=c.fanout,
         cors_allowed_origins=origins,
+        transports=settings.transports,
         logger=False,
         engineio_logger=False,
     )
-    sio.register_namespace(PresenceNamespace("/presence", c))
+    presence = PresenceNamespace("/presence", c)
+    sio.register_namespace(presence)
     sio.register_namespace(ChatNamespace("/chat", c))
+
+    async def presence_changed(kind: str, user: User, online: bool) -> None:
+        try:
+            await presence.presence_changed(kind, user, online)
+        except Exception:  # one failed announcement must not stop the maintenance loop
+            log.exception("announcing a presence change of %s failed", user.key)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        pruner = asyncio.create_task(_prune_forever(c))
+        await c.registry.start()
+        tasks = [
+            asyncio.create_task(_prune_forever(c)),
+            asyncio.create_task(c.registry.run(presence_changed)),
+        ]
         try:
             yield
         finally:
-            pruner.cancel()
+            for task in tasks:
+                task.cancel()
             await c.close()
 
     http = Starlette(
@@ -70,3 +85,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         ],
     )
     return socketio.ASGIApp(sio, other_asgi_app=http)
+
+
+def app_from_env() -> Any:
+    """Factory for `uvicorn --factory` and `slychat serve --workers`: settings from env."""
+    return create_app(Settings())

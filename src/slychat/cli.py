@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import secrets
 import sys
+from typing import Any
 
 from slychat import durations
 from slychat.config import Settings
@@ -28,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the chat server")
     serve.add_argument("--host", help="bind address (SLYCHAT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (SLYCHAT_PORT, default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (needs SLYCHAT_REDIS_URL; websocket only)",
+    )
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
 
@@ -63,7 +71,29 @@ def main(argv: list[str] | None = None) -> int:
         user = User(Role(args.role.upper()), args.user_id)
         print(tokens.mint(user, args.ttl, args.shape))
         return 0
+    if args.workers > 1:
+        return _serve_workers(settings, args.host, args.port, args.workers)
     return _serve(settings, args.host, args.port)
+
+
+def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.log_level.lower(),
+        "lifespan": "on",
+    }
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
@@ -72,24 +102,47 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from slychat.app import create_app
     from slychat.container import Container, token_service
 
-    settings = settings.model_copy(
-        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = _with_address(settings, host, port)
     tokens = token_service(settings)
     if tokens.dev_mode:
         _print_dev_banner(tokens)
-    app = create_app(settings, Container.build(settings, tokens))
     uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        lifespan="on",
+        create_app(settings, Container.build(settings, tokens)), **_uvicorn_options(settings)
+    )
+    return 0
+
+
+def _serve_workers(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
+    """N processes on one port. Connections land on any process, so presence and fan-out
+    must be shared (Redis), and long-polling, whose requests must all reach the same
+    process, is turned off."""
+    import os
+
+    import uvicorn
+
+    if not settings.redis_url:
+        print(
+            "slychat serve --workers needs SLYCHAT_REDIS_URL: each process must see the "
+            "others' connections (presence and message fan-out go through Redis).",
+            file=sys.stderr,
+        )
+        return 2
+    settings = _with_address(settings, host, port)
+    if "polling" in settings.transports:
+        print(
+            "note: with --workers the server accepts WebSocket connections only "
+            "(HTTP long-polling needs sticky sessions); clients must use "
+            "transports: ['websocket'].",
+            file=sys.stderr,
+        )
+    os.environ["SLYCHAT_TRANSPORTS"] = "websocket"
+    if settings.dev_mode:
+        # Every worker must verify the same tokens: mint the dev secret once, here.
+        os.environ["SLYCHAT_JWT_SECRET"] = secrets.token_urlsafe(32)
+        settings = Settings()
+        _print_dev_banner(TokenService(settings.jwt_secret, settings.jwt_algorithms))
+    uvicorn.run(
+        "slychat.app:app_from_env", factory=True, workers=workers, **_uvicorn_options(settings)
     )
     return 0
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_public_key: str | None = None
 
+    redis_url: str | None = None
+    redis_prefix: str = "slychat"
+    presence_ttl: float = Field(default=30.0, ge=2)
+    transports: Annotated[list[str], NoDecode] = ["polling", "websocket"]
+
     cors_origins: Annotated[list[str], NoDecode] = ["*"]
     media_dir: str = "./media"
     public_url: str = "http://127.0.0.1:8000"
@@ -59,8 +64,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     _normalize_url = field_validator("database_url")(normalize_database_url)
-    _split_lists = field_validator("jwt_algorithms", "cors_origins", mode="before")(_split_csv)
-    _durations = field_validator("sync_retention", mode="before")(durations.seconds)
+    _split_lists = field_validator("jwt_algorithms", "cors_origins", "transports", mode="before")(
+        _split_csv
+    )
+    _durations = field_validator("sync_retention", "presence_ttl", mode="before")(durations.seconds)
 
     @property
     def dev_mode(self) -> bool:

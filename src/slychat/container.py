@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from slychat.config import Settings
+from slychat.realtime import fanout
 from slychat.realtime.base import ConnectionRegistry
 from slychat.realtime.memory import MemoryRegistry
+from slychat.realtime.redis import RedisRegistry
 from slychat.services.auth import TokenService
 from slychat.services.chats import ChatService
 from slychat.services.messages import MessageService
@@ -26,6 +29,7 @@ class Container:
     messages: MessageService
     sync: SyncService
     cursors: CursorCodec
+    fanout: Any  # the Socket.IO client manager: in-process or Redis pub/sub
 
     @classmethod
     def build(cls, settings: Settings, tokens: TokenService | None = None) -> Container:
@@ -35,7 +39,11 @@ class Container:
             pool_timeout=settings.db_pool_timeout,
             retries=settings.db_retries,
         )
-        registry = MemoryRegistry()
+        registry: ConnectionRegistry = (
+            RedisRegistry(settings.redis_url, settings.redis_prefix, settings.presence_ttl)
+            if settings.redis_url
+            else MemoryRegistry()
+        )
         tokens = tokens or token_service(settings)
         cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
         return cls(
@@ -48,6 +56,7 @@ class Container:
             messages=MessageService(db, settings.offline_batch),
             sync=SyncService(db, settings.sync_retention, settings.sync_page_size),
             cursors=CursorCodec(cursor_key),
+            fanout=fanout.manager(settings.redis_url, settings.redis_prefix),
         )
 
     async def close(self) -> None:

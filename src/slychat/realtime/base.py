@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from slychat.identity import User
+
+# (kind, user, online): a user's presence changed without a connection of theirs opening or
+# closing here, because another node died or this one came back.
+PresenceChange = Callable[[str, User, bool], Awaitable[None]]
 
 
 class ConnectionRegistry(Protocol):
@@ -23,5 +28,17 @@ class ConnectionRegistry(Protocol):
         ...
 
     async def count(self, kind: str, user: User) -> int: ...
+
+    async def start(self) -> None:
+        """Called once before the server accepts connections."""
+        ...
+
+    async def run(self, on_change: PresenceChange) -> None:
+        """Maintenance (heartbeats, sweeping dead nodes) until cancelled."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the shared backend is unreachable (readiness)."""
+        ...
 
     async def close(self) -> None: ...

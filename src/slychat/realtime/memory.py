@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
 
 from slychat.identity import User
 
@@ -29,6 +31,21 @@ class MemoryRegistry:
 
     async def count(self, kind: str, user: User) -> int:
         return len(self._connections.get((kind, user), ()))
+
+    def connections(self) -> Iterator[tuple[str, User, str]]:
+        for (kind, user), sids in list(self._connections.items()):
+            for sid in list(sids):
+                yield kind, user, sid
+
+    async def start(self) -> None:
+        return None
+
+    async def run(self, on_change: Callable[[str, User, bool], Awaitable[None]]) -> None:
+        """Nothing to maintain: one process sees all its connections open and close."""
+        await asyncio.Event().wait()
+
+    async def ping(self) -> None:
+        return None
 
     async def close(self) -> None:
         self._connections.clear()

@@ -92,7 +92,7 @@ def parse_user_id(raw: Any, error: Exception) -> int:
         raise error
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         value = int(raw.strip())
     else:
         raise error

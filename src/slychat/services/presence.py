@@ -36,6 +36,10 @@ class PresenceService:
         """A /presence connection closed; the stored lastSeen when the user went offline."""
         if not await self.registry.remove(PRESENCE, user, sid):
             return None
+        return await self.went_offline(user)
+
+    async def went_offline(self, user: User) -> int:
+        """Store and return lastSeen for a user whose last connection is gone."""
         seen = now_ms()
         await self.db.write(lambda conn: repo.save_last_seen(conn, user, seen))
         return seen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from slychat.container import Container
@@ -25,10 +25,28 @@ def routes(container: Container) -> list[Route]:
         except Exception as exc:  # any failure means not ready; say which
             log.warning("readiness: database unreachable: %s", exc)
             checks["database"] = "unreachable"
+        if container.settings.redis_url:
+            try:
+                await container.registry.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                log.warning("readiness: redis unreachable: %s", exc)
+                checks["redis"] = "unreachable"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
         )
 
-    return [Route("/healthz", healthz), Route("/readyz", readyz)]
+    async def metrics(_request: Request) -> PlainTextResponse:
+        """Counters in the Prometheus text format."""
+        counters = {
+            "slychat_fanout_publish_failures_total": getattr(
+                container.fanout, "publish_failures", 0
+            ),
+            "slychat_registry_failures_total": getattr(container.registry, "failures", 0),
+        }
+        body = "".join(f"# TYPE {k} counter\n{k} {v}\n" for k, v in counters.items())
+        return PlainTextResponse(body)
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

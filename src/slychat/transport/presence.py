@@ -6,6 +6,7 @@ from typing import Any
 
 from slychat.identity import Role, User
 from slychat.ids import iso
+from slychat.services.presence import PRESENCE
 from slychat.transport import schemas, wire
 from slychat.transport.base import Namespace, Session
 from slychat.transport.handshake import authenticate
@@ -28,10 +29,31 @@ class PresenceNamespace(Namespace):
         session.spawn(self._announce_online(sid, user, came_online))
 
     async def _announce_online(self, sid: str, user: User, came_online: bool) -> None:
-        body = wire.ok("User is online", {"userId": user.id, "userType": user.role.value})
+        body = _online(user)
         await self.emit("userIsOnline", body, to=sid)
         if came_online:
             await self._tell_counterparts("userIsOnline", body, user)
+
+    async def presence_changed(self, kind: str, user: User, online: bool) -> None:
+        """A change the registry noticed on its own: a dead node's users went offline, or
+        this node's users are back after Redis lost them."""
+        if kind != PRESENCE:
+            return
+        if online:
+            await self._tell_counterparts("userIsOnline", _online(user), user)
+        else:
+            await self.announce_offline(user, await self.c.presence.went_offline(user))
+
+    async def announce_offline(self, user: User, seen: int) -> None:
+        body = wire.ok(
+            "User is offline",
+            {
+                "userId": user.id,
+                "userType": user.role.value,
+                "lastSeen": iso(seen),
+            },
+        )
+        await self._tell_counterparts("userIsOffline", body, user)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = self.sessions.pop(sid, None)
@@ -72,3 +94,7 @@ class PresenceNamespace(Namespace):
             return body
 
         return await self.handle(sid, args, schemas.CheckOnlinePresence, action)
+
+
+def _online(user: User) -> wire.Json:
+    return wire.ok("User is online", {"userId": user.id, "userType": user.role.value})

@@ -33,17 +33,24 @@ def _scalar_to_str(value: Any) -> Any:
     return value
 
 
+def _product_id(value: Any) -> Any:
+    value = _scalar_to_str(value)
+    return value.strip() if isinstance(value, str) else value
+
+
 def _role(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
 UserId = Annotated[int, BeforeValidator(_user_id)]
 ProductId = Annotated[
-    str,
-    BeforeValidator(_scalar_to_str),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    str, BeforeValidator(_product_id), StringConstraints(min_length=1, max_length=255)
 ]
-ObjectId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ObjectId = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+    StringConstraints(min_length=1, max_length=64),
+]
 ShortText = Annotated[str | None, BeforeValidator(_scalar_to_str), Field(max_length=2048)]
 Limit = Annotated[int, Field(ge=1, le=200, strict=True)]
 
@@ -67,16 +74,27 @@ class ChatRefPayload(Payload):
         return ChatRef(self.chatId, self.productId, self.recipientId)
 
 
+# Sequence numbers are BIGINT; a larger `before` cannot name a message.
+_MAX_SEQ = 2**62
+
+
 class JoinChat(ChatRefPayload):
-    before: ObjectId | Annotated[int, Field(ge=1, strict=True)] | None = None
+    before: ObjectId | Annotated[int, Field(ge=1, le=_MAX_SEQ, strict=True)] | None = None
     limit: Limit | None = None
+
+    @model_validator(mode="after")
+    def _seq_in_range(self) -> Self:
+        b = self.before
+        if isinstance(b, str) and b.isascii() and b.isdigit() and not 1 <= int(b) <= _MAX_SEQ:
+            raise ValueError("before: no message has that seq")
+        return self
 
     def cursor(self) -> MessageCursor | None:
         if self.before is None:
             return None
         if isinstance(self.before, int):
             return MessageCursor(seq=self.before)
-        if self.before.isdigit():
+        if self.before.isascii() and self.before.isdigit():
             return MessageCursor(seq=int(self.before))
         return MessageCursor(message_id=self.before)
 
@@ -143,6 +161,7 @@ def parse(model: type[P], args: tuple[Any, ...]) -> P:
         raw = {}
     if not isinstance(raw, dict):
         raise Invalid("Invalid data provided: the payload must be an object")
+    _check_storable(raw, "")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -150,3 +169,30 @@ def parse(model: type[P], args: tuple[Any, ...]) -> P:
         where = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         raise Invalid(f"Invalid data provided: {where + ': ' if where else ''}{message}") from exc
+
+
+def _check_storable(value: Any, where: str) -> None:
+    """Refuse what no database column can hold: binary values, NUL characters (PostgreSQL
+    text cannot store them) and lone surrogates (not valid UTF-8)."""
+    if isinstance(value, bytes | bytearray):
+        raise Invalid(
+            f"Invalid data provided: {where or 'payload'}: binary values are not accepted"
+        )
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            ok = False
+        else:
+            ok = "\x00" not in value
+        if not ok:
+            raise Invalid(
+                f"Invalid data provided: {where or 'payload'}: contains characters "
+                "that cannot be stored"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_storable(item, f"{where}.{i}" if where else str(i))
