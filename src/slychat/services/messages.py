@@ -11,7 +11,7 @@ from slychat.errors import Forbidden, Invalid, NotFound
 from slychat.identity import User
 from slychat.ids import new_id, now_ms
 from slychat.models import Chat, ChatDetails, ChatKey, Message
-from slychat.services.chats import ChatRef, resolve_chat
+from slychat.services.chats import ChatRef
 from slychat.services.sync import record_delivery
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
@@ -158,9 +158,6 @@ class MessageService:
             chat = await repo.chat_by_key(conn, key)
         return chat.id if chat else None
 
-    async def chat_of(self, user: User, ref: ChatRef) -> Chat:
-        async with self.db.read() as conn:
-            return await resolve_chat(conn, user, ref)
 
 
 def _require_new_chat_details(details: ChatDetails) -> None:

@@ -62,15 +62,7 @@ class PresenceNamespace(Namespace):
         user = session.user
         seen = await self.c.presence.disconnected(user, sid)
         if seen is not None:
-            body = wire.ok(
-                "User is offline",
-                {
-                    "userId": user.id,
-                    "userType": user.role.value,
-                    "lastSeen": iso(seen),
-                },
-            )
-            await self._tell_counterparts("userIsOffline", body, user)
+            await self.announce_offline(user, seen)
 
     async def _tell_counterparts(self, event: str, body: wire.Json, user: User) -> None:
         """Presence changes go to the /chat sockets of everyone sharing a chat with `user`."""
