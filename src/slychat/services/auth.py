@@ -15,6 +15,7 @@ from slychat.errors import Unauthorized
 from slychat.identity import Role, User
 
 _ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "Ed")
+_CLOCK_LEEWAY_SECONDS = 30
 
 
 class TokenService:
@@ -26,33 +27,44 @@ class TokenService:
         self.algorithms = [a for a in algorithms if a.lower() != "none"]
         if not self.algorithms:
             raise ValueError("at least one JWT algorithm other than 'none' is required")
-        asymmetric = any(a.startswith(_ASYMMETRIC_PREFIXES) for a in self.algorithms)
         self.dev_mode = not secret and not public_key
         self._signing_key = secret or (secrets.token_urlsafe(32) if self.dev_mode else None)
-        self._verify_key = public_key if (asymmetric and public_key) else self._signing_key
+        self._public_key = public_key
 
     def derive_key(self, label: str) -> bytes:
         """A key for another purpose (signing sync cursors), derived from the token key."""
-        base = self._signing_key or self._verify_key or ""
+        base = self._signing_key or self._public_key or ""
         return hmac.new(base.encode(), label.encode(), hashlib.sha256).digest()
 
     def verify(self, token: str | None) -> User:
         if not token:
             raise Unauthorized("Authentication token is missing")
-        if self._verify_key is None:
-            raise Unauthorized("Token verification is not configured")
         try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+            if algorithm not in self.algorithms:
+                raise Unauthorized("Token algorithm is not accepted")
+            # The key follows the algorithm: a public key must never serve as an HMAC secret.
+            key = (
+                self._public_key
+                if str(algorithm).startswith(_ASYMMETRIC_PREFIXES)
+                else self._signing_key
+            )
+            if key is None:
+                raise Unauthorized("Token algorithm is not accepted")
             claims = jwt.decode(
                 token,
-                self._verify_key,
-                algorithms=self.algorithms,
-                options={"require": [], "verify_aud": False},
+                key,
+                algorithms=[algorithm],
+                # Integer `sub` is how many platforms write user ids; and a little leeway
+                # absorbs clock drift between the platform issuing tokens and this server.
+                options={"verify_aud": False, "verify_sub": False},
+                leeway=_CLOCK_LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("Token has expired") from exc
         except jwt.ImmatureSignatureError as exc:
             raise Unauthorized("Token is not valid yet") from exc
-        except jwt.InvalidTokenError as exc:
+        except jwt.PyJWTError as exc:
             raise Unauthorized("Invalid token") from exc
         return user_from_claims(claims)
 

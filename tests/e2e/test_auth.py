@@ -1,0 +1,513 @@
+"""Handshake authentication: both claim shapes, every place a token may travel, and prompt
+refusals (`connect_error` with `{error, message, statusCode: 401}`) for bad tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import jwt
+import pytest
+import socketio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support import SECRET, Server, next_id, token
+
+CONNECT_TIMEOUT = 5.0  # how long a handshake may take; a refusal comes at once, never hangs
+BOTH = ("/presence", "/chat")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def handmade(claims: dict[str, Any], alg: str, secret: str = SECRET) -> str:
+    """A JWT built by hand (for algorithms PyJWT would not sign with here)."""
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    signing_input = f"{header}.{body}".encode()
+    digests = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}
+    signature = (
+        ""
+        if alg == "none"
+        else _b64(hmac.new(secret.encode(), signing_input, digests[alg]).digest())
+    )
+    return f"{header}.{body}.{signature}"
+
+
+def claims(role: str, user_id: Any, **extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"iat": now, "exp": now + 3600, "data": {"id": user_id}, "types": [role]} | extra
+
+
+class Probe:
+    """A bare python-socketio client that records events and connect errors per namespace."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, str, Any]] = []
+        self.errors: dict[str, list[Any]] = {}
+        self.refused: Exception | None = None
+        self.elapsed = 0.0
+        for ns in BOTH:
+            self.errors[ns] = []
+            self.sio.on("connect_error", self._error(ns), namespace=ns)
+            self.sio.on("*", self._record(ns), namespace=ns)
+
+    def _error(self, ns: str) -> Callable[..., Awaitable[None]]:
+        async def handler(data: Any = None, *_rest: Any) -> None:
+            self.errors[ns].append(data)
+
+        return handler
+
+    def _record(self, ns: str) -> Callable[..., Awaitable[None]]:
+        async def handler(event: str, *args: Any) -> None:
+            self.events.append((ns, event, args[0] if len(args) == 1 else list(args)))
+
+        return handler
+
+    async def connect(
+        self,
+        url: str,
+        namespaces: tuple[str, ...],
+        *,
+        auth: Any = None,
+        headers: dict[str, str] | None = None,
+        transports: list[str] | None = None,
+        timeout: float = CONNECT_TIMEOUT,
+    ) -> bool:
+        """True when every namespace was admitted; False when refused. Bounded in time."""
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(
+                self.sio.connect(
+                    url,
+                    namespaces=list(namespaces),
+                    auth=auth,
+                    headers=headers or {},
+                    transports=transports or ["websocket"],
+                    wait_timeout=timeout,
+                ),
+                timeout + 2,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            self.refused = exc
+            return False
+        finally:
+            self.elapsed = time.monotonic() - started
+        return True
+
+    async def wait(self, event: str, ns: str, timeout: float = 10.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for e_ns, e_name, data in self.events:
+                if e_ns == ns and e_name == event:
+                    return data
+            assert asyncio.get_running_loop().time() < deadline, f"no {event} on {ns}"
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sio.disconnect(), 5)
+
+
+@pytest.fixture
+async def probe() -> AsyncIterator[Callable[[], Probe]]:
+    made: list[Probe] = []
+
+    def make() -> Probe:
+        p = Probe()
+        made.append(p)
+        return p
+
+    yield make
+    await asyncio.gather(*(p.close() for p in made))
+
+
+async def admitted_as(p: Probe, user_id: int, user_type: str) -> None:
+    """Both namespaces are up and the server knows the user as (user_type, user_id)."""
+    online = await p.wait("userIsOnline", "/presence")
+    assert online["data"] == {"userId": user_id, "userType": user_type}
+    offline = await p.wait("offlineMessages", "/chat")
+    assert offline["error"] is False
+    chats = [d for ns, e, d in p.events if ns == "/chat" and e == "userChats"]
+    assert len(chats) == 1
+    assert chats[0]["error"] is False
+    assert [e for ns, e, _ in p.events if e == "appError"] == []
+
+
+def refused_with(p: Probe, ns: str, status: int = 401) -> dict[str, Any]:
+    """The namespace's connect_error: `data` is `{error: true, message, statusCode}`."""
+    assert p.refused is not None, "the connection was admitted"
+    # a server that never answers the handshake leaves the client waiting out its timeout
+    assert p.errors[ns], f"no connect_error on {ns} after {p.elapsed:.1f}s: {p.refused!r}"
+    error = p.errors[ns][0]
+    assert isinstance(error, dict), error
+    assert isinstance(error.get("message"), str), error
+    data = error.get("data")
+    assert isinstance(data, dict), error
+    assert set(data) >= {"error", "message", "statusCode"}, data
+    assert data["error"] is True, data
+    assert data["statusCode"] == status, data
+    assert isinstance(data["message"], str), data
+    assert data["message"], data
+    return data
+
+
+# --- accepted tokens --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "role", "user_type"),
+    [
+        ("platform", "customer", "CUSTOMER"),
+        ("platform", "vendor", "VENDOR"),
+        ("standard", "customer", "CUSTOMER"),
+        ("standard", "vendor", "VENDOR"),
+        ("platform", "CUSTOMER", "CUSTOMER"),
+        ("platform", "Vendor", "VENDOR"),
+        ("standard", "VENDOR", "VENDOR"),
+        ("standard", "cUsToMeR", "CUSTOMER"),
+    ],
+)
+async def test_both_claim_shapes_and_any_role_case_are_accepted(
+    server: Server, probe: Callable[[], Probe], shape: str, role: str, user_type: str
+) -> None:
+    user_id = next_id()
+    p = probe()
+    assert await p.connect(server.url, BOTH, auth={"token": token(role, user_id, shape=shape)})
+    await admitted_as(p, user_id, user_type)
+
+
+async def test_digit_string_user_ids_are_normalised(
+    server: Server, probe: Callable[[], Probe]
+) -> None:
+    platform_id = next_id()
+    p = probe()
+    tok = token("customer", platform_id, data={"id": str(platform_id)})
+    assert await p.connect(server.url, BOTH, auth={"token": tok})
+    await admitted_as(p, platform_id, "CUSTOMER")
+
+    standard_id = next_id()
+    q = probe()
+    assert await q.connect(
+        server.url, BOTH, auth={"token": token("vendor", standard_id, shape="standard")}
+    )
+    await admitted_as(q, standard_id, "VENDOR")
+
+    # ids are integers on the wire whichever form the token used
+    ack = await p.sio.call(
+        "sendMessage",
+        {
+            "productId": f"p-{next_id()}",
+            "recipientId": str(standard_id),
+            "text": "hi",
+            "productName": "n",
+            "storeName": "s",
+            "customerName": "c",
+        },
+        namespace="/chat",
+        timeout=10,
+    )
+    assert ack["error"] is False, ack
+    assert ack["data"]["senderId"] == platform_id
+    assert type(ack["data"]["senderId"]) is int
+    new_chat = (await q.wait("newChat", "/chat"))["message"]
+    assert new_chat["customerId"] == platform_id
+    assert new_chat["vendorId"] == standard_id
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda uid: {"sub": uid, "role": "vendor"}, id="standard-integer-sub"),
+        pytest.param(
+            lambda uid: {"data": {"id": uid}, "types": ["vendor"], "sub": uid},
+            id="platform-with-integer-sub",
+        ),
+    ],
+)
+async def test_integer_user_ids_in_sub_are_accepted(
+    server: Server, probe: Callable[[], Probe], shape: Callable[[int], dict[str, Any]]
+) -> None:
+    """PROTOCOL.md: user ids are integers (digit strings are also accepted)."""
+    user_id = next_id()
+    p = probe()
+    assert await p.connect(server.url, BOTH, auth={"token": handmade_hs256(shape(user_id))}), (
+        p.errors
+    )
+    await admitted_as(p, user_id, "VENDOR")
+
+
+async def test_issued_at_slightly_ahead_of_the_server_clock_is_accepted(
+    server: Server, probe: Callable[[], Probe]
+) -> None:
+    """Only exp and nbf are enforced: a token minted on a clock a few seconds ahead of this
+    server's (its `iat` in our future) is still valid."""
+    user_id = next_id()
+    p = probe()
+    tok = token("customer", user_id, iat=int(time.time()) + 5)
+    assert await p.connect(server.url, BOTH, auth={"token": tok}), p.errors
+    await admitted_as(p, user_id, "CUSTOMER")
+
+
+@pytest.mark.parametrize("where", ["auth", "token-header", "bearer-header", "query"])
+async def test_token_travels_in_auth_headers_or_query(
+    server: Server, probe: Callable[[], Probe], where: str
+) -> None:
+    user_id = next_id()
+    tok = token("vendor", user_id)
+    url, auth, headers = server.url, None, None
+    if where == "auth":
+        auth = {"token": tok}
+    elif where == "token-header":
+        headers = {"token": tok}
+    elif where == "bearer-header":
+        headers = {"Authorization": f"Bearer {tok}"}
+    else:
+        url = f"{server.url}?token={tok}"
+    p = probe()
+    assert await p.connect(url, BOTH, auth=auth, headers=headers)
+    await admitted_as(p, user_id, "VENDOR")
+
+
+async def test_polling_handshake_is_accepted(server: Server, probe: Callable[[], Probe]) -> None:
+    """The official client's default: the handshake over polling, then an upgrade."""
+    user_id = next_id()
+    p = probe()
+    assert await p.connect(
+        server.url,
+        BOTH,
+        auth={"token": token("customer", user_id)},
+        transports=["polling", "websocket"],
+    )
+    await admitted_as(p, user_id, "CUSTOMER")
+    # (python-engineio's client only closes a polling connection after the server's next
+    # long-poll timeout, so end this one on the upgraded websocket.)
+    deadline = asyncio.get_running_loop().time() + 5
+    while p.sio.eio.current_transport != "websocket":
+        assert asyncio.get_running_loop().time() < deadline, "no websocket upgrade"
+        await asyncio.sleep(0.02)
+
+
+# --- refused tokens ---------------------------------------------------------------------------
+
+
+def _bad_tokens() -> dict[str, Callable[[int], Any]]:
+    """Each maps a user id onto a handshake `auth` that must be refused with 401."""
+    return {
+        "missing": lambda _uid: None,
+        "empty-auth": lambda _uid: {},
+        "empty-token": lambda _uid: {"token": ""},
+        "malformed": lambda _uid: {"token": "not-a-jwt"},
+        "garbage-segments": lambda _uid: {"token": "abc.def.ghi"},
+        "expired": lambda uid: {"token": token("customer", uid, ttl=-120)},
+        "not-yet-valid": lambda uid: {"token": token("customer", uid, nbf=int(time.time()) + 3600)},
+        "wrong-signature": lambda uid: {
+            "token": token("customer", uid, secret="some-other-secret-0123456789abcdef")
+        },
+        "alg-none": lambda uid: {"token": handmade(claims("customer", uid), "none")},
+        "hs512-not-configured": lambda uid: {"token": handmade(claims("customer", uid), "HS512")},
+        "platform-no-role": lambda uid: {
+            "token": handmade_hs256({"data": {"id": uid}, "exp": int(time.time()) + 60})
+        },
+        "platform-empty-types": lambda uid: {
+            "token": handmade_hs256({"data": {"id": uid}, "types": []})
+        },
+        "platform-no-id": lambda _uid: {
+            "token": handmade_hs256({"data": {"name": "x"}, "types": ["customer"]})
+        },
+        "standard-no-role": lambda uid: {"token": handmade_hs256({"sub": str(uid)})},
+        "standard-no-sub": lambda _uid: {"token": handmade_hs256({"role": "vendor"})},
+        "non-numeric-id": lambda _uid: {
+            "token": handmade_hs256({"sub": "abc", "role": "customer"})
+        },
+        "unknown-role": lambda uid: {"token": token("superuser", uid)},
+    }
+
+
+def handmade_hs256(payload: dict[str, Any]) -> str:
+    """Exactly these claims (no iat/exp added), HS256 with the test secret."""
+    return handmade(payload, "HS256")
+
+
+BAD = _bad_tokens()
+
+
+@pytest.mark.parametrize("namespace", BOTH)
+@pytest.mark.parametrize("case", sorted(BAD))
+async def test_bad_tokens_are_refused_with_401(
+    server: Server, probe: Callable[[], Probe], case: str, namespace: str
+) -> None:
+    p = probe()
+    assert not await p.connect(server.url, (namespace,), auth=BAD[case](next_id()))
+    refused_with(p, namespace)
+    assert p.events == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"token": "not-a-jwt"}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Bearer"}],
+)
+async def test_bad_tokens_in_headers_are_refused_with_401(
+    server: Server, probe: Callable[[], Probe], headers: dict[str, str]
+) -> None:
+    p = probe()
+    assert not await p.connect(server.url, ("/presence",), headers=headers)
+    refused_with(p, "/presence")
+
+
+async def test_bad_token_in_query_is_refused_with_401(
+    server: Server, probe: Callable[[], Probe]
+) -> None:
+    p = probe()
+    expired = token("vendor", next_id(), ttl=-120)
+    assert not await p.connect(f"{server.url}?token={expired}", ("/chat",))
+    refused_with(p, "/chat")
+
+
+async def test_bad_token_refuses_both_namespaces_at_once(
+    server: Server, probe: Callable[[], Probe]
+) -> None:
+    """A bad token on both namespaces at once: both are refused, promptly."""
+    p = probe()
+    assert not await p.connect(server.url, BOTH, auth={"token": "not-a-jwt"})
+    for ns in BOTH:
+        refused_with(p, ns)
+
+
+# --- admins -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["platform", "standard"])
+async def test_admin_is_refused_on_chat_but_accepted_on_presence(
+    server: Server, probe: Callable[[], Probe], shape: str
+) -> None:
+    admin_id = next_id()
+    tok = token("admin", admin_id, shape=shape)
+
+    chat = probe()
+    assert not await chat.connect(server.url, ("/chat",), auth={"token": tok})
+    error = chat.errors["/chat"][0]
+    assert error["data"]["error"] is True
+    assert error["data"]["statusCode"] in (401, 403)
+    assert error["data"]["message"]
+
+    presence = probe()
+    assert await presence.connect(server.url, ("/presence",), auth={"token": tok})
+    online = await presence.wait("userIsOnline", "/presence")
+    assert online["data"] == {"userId": admin_id, "userType": "ADMIN"}
+
+    # an admin may ask about a vendor's presence like anyone else
+    vendor_id = next_id()
+    ack = await presence.sio.call(
+        "checkOnlinePresence",
+        {"userId": vendor_id, "userType": "VENDOR"},
+        namespace="/presence",
+        timeout=10,
+    )
+    assert ack["error"] is False, ack
+    assert ack["data"]["status"] == "offline"
+
+
+# --- public-key configurations ------------------------------------------------------------------
+
+
+@functools.cache
+def rsa_keys() -> tuple[str, str]:
+    """(private PEM, public PEM) of an RSA key made for this test session."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def rs256(role: str, user_id: int) -> str:
+    now = int(time.time())
+    claims = {"iat": now, "exp": now + 3600, "sub": str(user_id), "role": role}
+    return jwt.encode(claims, rsa_keys()[0], algorithm="RS256")
+
+
+def forged_with_public_key(role: str, user_id: int) -> str:
+    """The algorithm-confusion attack: HS256 "signed" with the server's public key."""
+    now = int(time.time())
+    claims = {"iat": now, "exp": now + 3600, "sub": str(user_id), "role": role}
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    signing_input = f"{header}.{body}".encode()
+    signature = hmac.new(rsa_keys()[1].encode(), signing_input, hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
+
+
+SHORT = 4.0  # these servers answer on loopback at once; a hang fails within this
+
+
+async def test_rs256_public_key_configuration(
+    server: Server, spawn_server: Callable[..., Server], probe: Callable[[], Probe]
+) -> None:
+    """RS256 only, with a public key and no shared secret."""
+    srv = spawn_server(
+        SLYCHAT_JWT_ALGORITHMS="RS256", SLYCHAT_JWT_PUBLIC_KEY=rsa_keys()[1], SLYCHAT_JWT_SECRET=""
+    )
+    user_id = next_id()
+    p = probe()
+    assert await p.connect(srv.url, BOTH, auth={"token": rs256("vendor", user_id)}, timeout=SHORT)
+    await admitted_as(p, user_id, "VENDOR")
+
+    for bad in (
+        token("vendor", next_id()),  # HS256 is not configured here
+        forged_with_public_key("vendor", next_id()),
+        handmade(claims("vendor", next_id()), "none"),
+    ):
+        q = probe()
+        assert not await q.connect(srv.url, ("/presence",), auth={"token": bad}, timeout=SHORT)
+        refused_with(q, "/presence")
+
+
+async def test_public_key_used_as_hmac_secret_is_refused_promptly(
+    server: Server, spawn_server: Callable[..., Server], probe: Callable[[], Probe]
+) -> None:
+    """HS256 and RS256 both configured: a token "signed" with the public key as an HMAC
+    secret (algorithm confusion) gets `connect_error` 401 at once, not silence."""
+    srv = spawn_server(SLYCHAT_JWT_ALGORITHMS="HS256,RS256", SLYCHAT_JWT_PUBLIC_KEY=rsa_keys()[1])
+    for ns in BOTH:
+        forged = probe()
+        assert not await forged.connect(
+            srv.url,
+            (ns,),
+            auth={"token": forged_with_public_key("vendor", next_id())},
+            timeout=SHORT,
+        )
+        refused_with(forged, ns)
+
+
+async def test_shared_secret_and_public_key_both_verify(
+    server: Server, spawn_server: Callable[..., Server], probe: Callable[[], Probe]
+) -> None:
+    """HS256 with the shared secret and RS256 with the public key, both configured: each
+    algorithm in the list verifies with its own key."""
+    srv = spawn_server(SLYCHAT_JWT_ALGORITHMS="HS256,RS256", SLYCHAT_JWT_PUBLIC_KEY=rsa_keys()[1])
+    for tok_of in (rs256, token):
+        user_id = next_id()
+        p = probe()
+        assert await p.connect(
+            srv.url, BOTH, auth={"token": tok_of("customer", user_id)}, timeout=SHORT
+        ), f"{tok_of.__name__} token refused: {p.errors}"
+        await admitted_as(p, user_id, "CUSTOMER")
