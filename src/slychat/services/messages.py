@@ -159,7 +159,6 @@ class MessageService:
         return chat.id if chat else None
 
 
-
 def _require_new_chat_details(details: ChatDetails) -> None:
     missing = [
         name
