@@ -55,21 +55,20 @@ class MessageService:
 
         async def work(conn: AsyncConnection) -> Sent:
             now = now_ms()
-            chat = await repo.chat_by_key(conn, key)
+            if cmd.client_message_id is not None:
+                first = await repo.message_by_client_id(
+                    conn, key, sender.role, cmd.client_message_id
+                )
+                if first is not None:
+                    return await _duplicate(conn, key, first)
+            chat = await repo.bump_seq(conn, key, now)
             created = False
             if chat is None:
                 _require_new_chat_details(cmd.details)
                 created = await repo.insert_chat_if_absent(conn, new_id(), key, cmd.details, now)
-                chat = await repo.chat_by_key(conn, key)
+                chat = await repo.bump_seq(conn, key, now)
                 if chat is None:  # pragma: no cover - the row was inserted or already there
                     raise NotFound("Chat not found")
-            if cmd.client_message_id is not None:
-                first = await repo.message_by_client_id(
-                    conn, chat.id, sender.role, cmd.client_message_id
-                )
-                if first is not None:
-                    return Sent(chat, first, created=False, duplicate=True)
-            chat = await repo.bump_seq(conn, chat.id, now)
             participants = (chat.customer, chat.vendor)
             if created:
                 await repo.append_feed(conn, participants, "chat", chat.id, now)
@@ -104,15 +103,10 @@ class MessageService:
 
     async def _first_of(self, sender: User, key: ChatKey, client_message_id: str) -> Sent:
         async with self.db.read() as conn:
-            chat = await repo.chat_by_key(conn, key)
-            first = None
-            if chat is not None:
-                first = await repo.message_by_client_id(
-                    conn, chat.id, sender.role, client_message_id
-                )
-        if chat is None or first is None:
-            raise NotFound("Message not found")
-        return Sent(chat, first, created=False, duplicate=True)
+            first = await repo.message_by_client_id(conn, key, sender.role, client_message_id)
+            if first is None:
+                raise NotFound("Message not found")
+            return await _duplicate(conn, key, first)
 
     async def delete(self, user: User, message_id: str, ref: ChatRef | None) -> Deleted:
         """Only the sender deletes; the row stays as a tombstone for reconnecting clients."""
@@ -157,6 +151,13 @@ class MessageService:
         async with self.db.read() as conn:
             chat = await repo.chat_by_key(conn, key)
         return chat.id if chat else None
+
+
+async def _duplicate(conn: AsyncConnection, key: ChatKey, first: Message) -> Sent:
+    chat = await repo.chat_by_key(conn, key)
+    if chat is None:  # pragma: no cover - the message's chat exists
+        raise NotFound("Chat not found")
+    return Sent(chat, first, created=False, duplicate=True)
 
 
 def _require_new_chat_details(details: ChatDetails) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +17,36 @@ from slychat.models import Chat, ChatDetails, ChatKey, FeedEntry, Message
 from slychat.storage.tables import chats, feed, feed_heads, last_seen, messages
 
 _live = messages.c.deleted_at.is_(None)
+
+# Hot-path statements are built once: SQLAlchemy memoizes a statement object's cache key,
+# so reusing the object skips rebuilding and re-keying it on every message.
+_is_key = and_(
+    chats.c.product_id == bindparam("k_product"),
+    chats.c.vendor_id == bindparam("k_vendor"),
+    chats.c.customer_id == bindparam("k_customer"),
+)
+_CHAT_BY_KEY = select(chats).where(_is_key)
+_BUMP_SEQ = (
+    update(chats)
+    .where(_is_key)
+    .values(
+        last_seq=chats.c.last_seq + 1,
+        last_message_at=bindparam("p_now"),
+        updated_at=bindparam("p_now"),
+    )
+    .returning(*chats.c)
+)
+_BY_CLIENT_ID = (
+    select(messages)
+    .join(chats, chats.c.id == messages.c.chat_id)
+    .where(
+        _is_key,
+        messages.c.sender_type == bindparam("p_sender"),
+        messages.c.client_message_id == bindparam("p_client_id"),
+    )
+)
+_INSERT_MESSAGE = messages.insert()
+_INSERT_FEED = feed.insert()
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -93,16 +124,12 @@ async def insert_chat_if_absent(
     return bool(result.rowcount == 1)
 
 
+def _key_params(key: ChatKey) -> dict[str, Any]:
+    return {"k_product": key.product_id, "k_vendor": key.vendor_id, "k_customer": key.customer_id}
+
+
 async def chat_by_key(conn: AsyncConnection, key: ChatKey) -> Chat | None:
-    row = (
-        await conn.execute(
-            select(chats).where(
-                chats.c.product_id == key.product_id,
-                chats.c.vendor_id == key.vendor_id,
-                chats.c.customer_id == key.customer_id,
-            )
-        )
-    ).first()
+    row = (await conn.execute(_CHAT_BY_KEY, _key_params(key))).first()
     return _chat(row) if row else None
 
 
@@ -111,18 +138,12 @@ async def chat_by_id(conn: AsyncConnection, chat_id: str) -> Chat | None:
     return _chat(row) if row else None
 
 
-async def bump_seq(conn: AsyncConnection, chat_id: str, now: int) -> Chat:
-    """Take the chat's next `seq`. The UPDATE row-locks the chat until commit, so
-    concurrent senders in one chat queue here and get consecutive numbers."""
-    row = (
-        await conn.execute(
-            update(chats)
-            .where(chats.c.id == chat_id)
-            .values(last_seq=chats.c.last_seq + 1, last_message_at=now, updated_at=now)
-            .returning(*chats.c)
-        )
-    ).one()
-    return _chat(row)
+async def bump_seq(conn: AsyncConnection, key: ChatKey, now: int) -> Chat | None:
+    """Take the next `seq` of the chat at `key` (None when there is no such chat). The
+    UPDATE row-locks the chat until commit, so concurrent senders in one chat queue here
+    and get consecutive numbers."""
+    row = (await conn.execute(_BUMP_SEQ, _key_params(key) | {"p_now": now})).first()
+    return _chat(row) if row else None
 
 
 async def list_chats(
@@ -171,36 +192,33 @@ async def shares_chat(conn: AsyncConnection, vendor_id: int, customer_id: int) -
 
 async def insert_message(conn: AsyncConnection, message: Message) -> None:
     await conn.execute(
-        messages.insert().values(
-            id=message.id,
-            chat_id=message.chat_id,
-            seq=message.seq,
-            sender_id=message.sender.id,
-            sender_type=message.sender.role.value,
-            text=message.text,
-            client_message_id=message.client_message_id,
-            created_at=message.created_at,
-            recipient_online=message.recipient_online,
-            read=False,
-            delivered_at=message.delivered_at,
-            customer_pos=message.customer_pos,
-            vendor_pos=message.vendor_pos,
-        )
+        _INSERT_MESSAGE,
+        {
+            "id": message.id,
+            "chat_id": message.chat_id,
+            "seq": message.seq,
+            "sender_id": message.sender.id,
+            "sender_type": message.sender.role.value,
+            "text": message.text,
+            "client_message_id": message.client_message_id,
+            "created_at": message.created_at,
+            "recipient_online": message.recipient_online,
+            "read": False,
+            "read_at": None,
+            "delivered_at": message.delivered_at,
+            "deleted_at": None,
+            "customer_pos": message.customer_pos,
+            "vendor_pos": message.vendor_pos,
+        },
     )
 
 
 async def message_by_client_id(
-    conn: AsyncConnection, chat_id: str, sender: Role, client_message_id: str
+    conn: AsyncConnection, key: ChatKey, sender: Role, client_message_id: str
 ) -> Message | None:
-    row = (
-        await conn.execute(
-            select(messages).where(
-                messages.c.chat_id == chat_id,
-                messages.c.sender_type == sender.value,
-                messages.c.client_message_id == client_message_id,
-            )
-        )
-    ).first()
+    """The message `sender` already stored in the chat at `key` under this client id."""
+    params = _key_params(key) | {"p_sender": sender.value, "p_client_id": client_message_id}
+    row = (await conn.execute(_BY_CLIENT_ID, params)).first()
     return _message(row) if row else None
 
 
@@ -368,15 +386,14 @@ async def append_feed(
     actor: User | None = None,
 ) -> dict[User, int]:
     """Append one change to each user's feed; the position it got in each."""
-    positions: dict[User, int] = {}
-    for user in sorted(set(users), key=lock_order):
-        stmt = _insert(conn, feed_heads).values(user_type=user.role.value, user_id=user.id, pos=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["user_type", "user_id"], set_={"pos": feed_heads.c.pos + 1}
-        ).returning(feed_heads.c.pos)
-        positions[user] = int((await conn.execute(stmt)).scalar_one())
+    ordered = sorted(set(users), key=lock_order)
+    params: dict[str, Any] = {}
+    for i, user in enumerate(ordered):
+        params |= {f"t{i}": user.role.value, f"u{i}": user.id}
+    rows = await conn.execute(_bump_heads(conn.dialect.name, len(ordered)), params)
+    positions = {User(Role(r.user_type), r.user_id): int(r.pos) for r in rows}
     await conn.execute(
-        feed.insert(),
+        _INSERT_FEED,
         [
             {
                 "user_type": user.role.value,
@@ -394,6 +411,22 @@ async def append_feed(
         ],
     )
     return positions
+
+
+@functools.cache
+def _bump_heads(dialect: str, count: int) -> Any:
+    """One upsert that bumps `count` feed heads. The rows are listed in lock order and the
+    database takes their locks in that order."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(feed_heads).values(
+        [
+            {"user_type": bindparam(f"t{i}"), "user_id": bindparam(f"u{i}"), "pos": 1}
+            for i in range(count)
+        ]
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["user_type", "user_id"], set_={"pos": feed_heads.c.pos + 1}
+    ).returning(feed_heads.c.user_type, feed_heads.c.user_id, feed_heads.c.pos)
 
 
 async def feed_head(conn: AsyncConnection, user: User) -> int:
