@@ -93,6 +93,8 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": "httptools",
         "log_level": settings.log_level.lower(),
         "lifespan": "on",
+        # Chat frames are small: compressing each one cost more CPU than it saved bytes.
+        "ws_per_message_deflate": False,
     }
 
 
