@@ -83,3 +83,27 @@ async def test_a_deadlock_is_retried(pg: Database) -> None:
     await pg.write(work)
     assert attempts == 2
     assert await _count(pg) == 1
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+async def test_sqlite_waits_out_another_process_holding_the_write_lock(
+    empty_database_url: str,
+) -> None:
+    """The loop never blocks on SQLite's lock; the write is retried until it is free."""
+    import asyncio
+    import sqlite3
+
+    db = Database(empty_database_url)
+    try:
+        await db.write(lambda c: c.execute(text("CREATE TABLE t (v INTEGER)")))
+        other = sqlite3.connect(empty_database_url.split("///", 1)[1], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # as another process writing
+        write = asyncio.create_task(db.write(lambda c: c.execute(text("INSERT INTO t VALUES (1)"))))
+        await asyncio.sleep(0.2)  # the loop keeps running while the write waits
+        assert not write.done()
+        other.execute("COMMIT")
+        other.close()
+        await asyncio.wait_for(write, 5)
+        assert await _count(db) == 1
+    finally:
+        await db.close()

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from slychat.errors import Unavailable
+from slychat.storage import sqlite_inline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,6 +25,13 @@ T = TypeVar("T")
 # PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock, and the
 # connection-exception class (08xxx) that a restarted server or a dropped link gives.
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03"}
+# How long a SQLite write keeps retrying while another process holds the database's lock.
+_LOCK_WAIT_SECONDS = 10.0
+
+
+def _is_locked(exc: DBAPIError) -> bool:
+    """SQLite: another process holds the write lock (we never wait for it on the loop)."""
+    return "database is locked" in str(exc.orig)
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -33,13 +41,18 @@ def _is_transient(exc: DBAPIError) -> bool:
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state.startswith("08")):
         return True
-    # SQLite: another process holds the write lock past busy_timeout.
-    return "database is locked" in str(orig)
+    return _is_locked(exc)
 
 
 def create_engine(url: str, pool_size: int, pool_timeout: float) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        path = make_url(url).database or ""
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            pool_timeout=pool_timeout,
+            async_creator=sqlite_inline.creator(path),
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -55,17 +68,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     """WAL for concurrent readers, and BEGIN IMMEDIATE for writers.
 
     A deferred transaction that reads and then writes can fail when another writer got in
-    first; taking the write lock at BEGIN makes writers queue (busy_timeout) instead.
+    first; taking the write lock at BEGIN means a busy database is found before any work
+    is done, and the whole unit of work is retried.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -104,6 +116,9 @@ class Database:
         `work` may run more than once, so it must not have effects outside the transaction.
         """
         attempt = 0
+        loop = asyncio.get_running_loop()
+        lock_deadline = loop.time() + _LOCK_WAIT_SECONDS
+        lock_waits = 0
         while True:
             try:
                 async with self._write_lock or nullcontext(), self._writer.begin() as conn:
@@ -111,6 +126,11 @@ class Database:
             except DBAPIError as exc:
                 if not _is_transient(exc):
                     raise
+                if _is_locked(exc) and loop.time() < lock_deadline:
+                    # Another process is writing; SQLite locks last milliseconds.
+                    await asyncio.sleep(min(0.002 * 2**lock_waits, 0.1))
+                    lock_waits += 1
+                    continue
                 if attempt >= self.retries:
                     log.error("giving up after %d retries: %s", attempt, exc)
                     raise Unavailable() from exc
