@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, false, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +17,9 @@ from slychat.models import Chat, ChatDetails, ChatKey, FeedEntry, Message
 from slychat.storage.tables import chats, feed, feed_heads, last_seen, messages
 
 _live = messages.c.deleted_at.is_(None)
+# Written exactly as the partial index's predicate (`read = false`), or the planner will
+# not use it: `read IS false` is a different expression to both engines.
+_unread = messages.c.read == false()
 
 # Hot-path statements are built once: SQLAlchemy memoizes a statement object's cache key,
 # so reusing the object skips rebuilding and re-keying it on every message.
@@ -274,7 +277,7 @@ async def unread_counts(
         .where(
             messages.c.chat_id.in_(chat_ids),
             messages.c.sender_type == reader.role.counterpart.value,
-            messages.c.read.is_(False),
+            _unread,
             _live,
         )
         .group_by(messages.c.chat_id)
@@ -290,7 +293,7 @@ async def total_unread(conn: AsyncConnection, reader: User) -> int:
         .where(
             _user_column(reader.role) == reader.id,
             messages.c.sender_type == reader.role.counterpart.value,
-            messages.c.read.is_(False),
+            _unread,
             _live,
         )
     )
@@ -304,7 +307,7 @@ async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int)
         .where(
             messages.c.chat_id == chat_id,
             messages.c.sender_type == sender.value,
-            messages.c.read.is_(False),
+            _unread,
             _live,
         )
         .values(read=True, read_at=now)

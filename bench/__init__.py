@@ -1,0 +1,1 @@
+"""`make bench`: performance figures for slychat, as medians and same-session ratios."""
