@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
-from tests.support import Client, Server
+from tests.support import Client, Server, postgres_admin
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
@@ -70,19 +69,7 @@ async def median_ms(fn: Callable[[], Awaitable[object]], runs: int, warmup: int 
 
 
 async def _admin(sql: str) -> None:
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conn = await asyncpg.connect(
-        host=admin.host or "127.0.0.1",
-        port=admin.port or 5432,
-        user=admin.username or "postgres",
-        password=admin.password,
-        database=admin.database or "postgres",
-        timeout=5,
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+    await postgres_admin(POSTGRES_ADMIN_URL, sql)
 
 
 @contextlib.asynccontextmanager

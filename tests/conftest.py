@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.support import IN_CI, Client, Server, next_id
+from tests.support import IN_CI, Client, Server, next_id, postgres_admin
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SLYCHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -22,27 +22,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 @contextlib.contextmanager
 def _fresh_postgres_database() -> Iterator[str]:
     """Create a database for this test session and drop it afterwards."""
-    import asyncpg
-
     admin = make_url(POSTGRES_ADMIN_URL)
     name = f"slychat_test_{secrets.token_hex(4)}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(
-            host=admin.host or "127.0.0.1",
-            port=admin.port or 5432,
-            user=admin.username or "postgres",
-            password=admin.password,
-            database=admin.database or "postgres",
-            timeout=5,
-        )
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+        asyncio.run(postgres_admin(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any failure to reach the server means: no PostgreSQL here
         message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
         if IN_CI:
@@ -52,7 +35,9 @@ def _fresh_postgres_database() -> Iterator[str]:
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(
+            postgres_admin(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

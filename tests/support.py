@@ -32,6 +32,26 @@ def next_id() -> int:
     return next(_ids)
 
 
+async def postgres_admin(admin_url: str, sql: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the PostgreSQL server at `admin_url`."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url)
+    conn = await asyncpg.connect(
+        host=admin.host or "127.0.0.1",
+        port=admin.port or 5432,
+        user=admin.username or "postgres",
+        password=admin.password,
+        database=admin.database or "postgres",
+        timeout=5,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
