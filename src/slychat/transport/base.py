@@ -35,9 +35,15 @@ class Session:
         self.alive.set()
 
     def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` beside the handlers; its failure is logged, never lost."""
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work of %s failed", self.user.key, exc_info=task.exception())
 
 
 class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]

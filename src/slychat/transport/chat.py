@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from slychat.errors import Invalid, TooLarge
+from slychat.errors import AppError, Invalid, TooLarge, Unavailable
 from slychat.identity import Role, User
 from slychat.ids import iso
 from slychat.models import ChatDetails, ChatView, Message
@@ -55,35 +55,45 @@ class ChatNamespace(Namespace):
         await self.c.presence.chat_closed(session.user, sid)
 
     async def _open(self, sid: str, session: Session, since: str | None) -> None:
-        user = session.user
         async with session.lock:
-            online = await self.c.presence.wait_online(
-                user, self.c.settings.presence_grace, session.alive
-            )
-            if not session.alive.is_set():
-                return
-            if not online:
-                await self.fail(sid, Invalid("Connect to the presence namespace first"))
-                await self.disconnect(sid)
-                return
-            # Join the user room before anything is read, so that a message committed after
-            # the reads below is emitted to this socket rather than missed.
-            await self.enter_room(sid, user_room(user))
-            await self.c.presence.chat_opened(user, sid)
-            await self._join_chat_rooms(sid, user)
-            chats = await self.c.chats.list_chats(user)
-            await self.emit(
-                "userChats", self._chats("Chats have been sent successfully", user, chats), to=sid
-            )
-            synced = False
-            if since is not None and session.alive.is_set():
-                # A reconnecting client catches up from its cursor; its missed messages
-                # come in the sync, so offlineMessages does not repeat them.
-                page = await self._sync(sid, user, since, None)
-                synced = not page.reset
-            if session.alive.is_set():
-                await self._send_offline(sid, user, empty=synced)
-            session.ready = True
+            try:
+                await self._handshake(sid, session, since)
+            except Exception as exc:
+                # Without its chats the socket is no use: say why, and let the client retry.
+                if not isinstance(exc, AppError):
+                    log.exception("the /chat handshake of %s failed", session.user.key)
+                    exc = Unavailable()
+                if session.alive.is_set():
+                    await self.fail(sid, exc)
+                    await self.disconnect(sid)
+
+    async def _handshake(self, sid: str, session: Session, since: str | None) -> None:
+        user = session.user
+        online = await self.c.presence.wait_online(
+            user, self.c.settings.presence_grace, session.alive
+        )
+        if not session.alive.is_set():
+            return
+        if not online:
+            raise Invalid("Connect to the presence namespace first")
+        # Join the user room before anything is read, so that a message committed after
+        # the reads below is emitted to this socket rather than missed.
+        await self.enter_room(sid, user_room(user))
+        await self.c.presence.chat_opened(user, sid)
+        await self._join_chat_rooms(sid, user)
+        chats = await self.c.chats.list_chats(user)
+        await self.emit(
+            "userChats", self._chats("Chats have been sent successfully", user, chats), to=sid
+        )
+        synced = False
+        if since is not None and session.alive.is_set():
+            # A reconnecting client catches up from its cursor; its missed messages
+            # come in the sync, so offlineMessages does not repeat them.
+            page = await self._sync(sid, user, since, None)
+            synced = not page.reset
+        if session.alive.is_set():
+            await self._send_offline(sid, user, empty=synced)
+        session.ready = True
 
     async def _join_chat_rooms(self, sid: str, user: User) -> None:
         for chat_id in await self.c.chats.chat_ids(user):
