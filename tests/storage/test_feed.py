@@ -7,7 +7,7 @@ import asyncio
 from slychat.identity import Role, User
 from slychat.ids import now_ms
 from slychat.services.sync import SyncService
-from slychat.storage import repository as repo
+from slychat.storage import feeds
 from slychat.storage.database import Database
 from slychat.storage.migrate import upgrade
 
@@ -20,12 +20,12 @@ async def test_positions_are_dense_per_user_under_concurrency(empty_database_url
     try:
 
         async def append(i: int) -> None:
-            await db.write(lambda c: repo.append_feed(c, [VENDOR, CUSTOMER], "read", f"c{i}", i))
+            await db.write(lambda c: feeds.append_feed(c, [VENDOR, CUSTOMER], "read", f"c{i}", i))
 
         await asyncio.gather(*(append(i) for i in range(40)))
         async with db.read() as conn:
-            entries, more = await repo.feed_page(conn, VENDOR, 0, 100)
-            head = await repo.feed_head(conn, CUSTOMER)
+            entries, more = await feeds.feed_page(conn, VENDOR, 0, 100)
+            head = await feeds.feed_head(conn, CUSTOMER)
     finally:
         await db.close()
     assert [e.pos for e in entries] == list(range(1, 41))
@@ -39,10 +39,10 @@ async def test_prune_drops_only_changes_past_retention(empty_database_url: str) 
     now = now_ms()
     try:
         for at in (now - 10 * 86400_000, now - 2 * 86400_000, now):
-            await db.write(lambda c, at=at: repo.append_feed(c, [VENDOR], "read", "c", at))
+            await db.write(lambda c, at=at: feeds.append_feed(c, [VENDOR], "read", "c", at))
         pruned = await SyncService(db, retention_seconds=86400, page_size=10).prune()
         async with db.read() as conn:
-            left = [e.at for e in (await repo.feed_page(conn, VENDOR, 0, 10))[0]]
+            left = [e.at for e in (await feeds.feed_page(conn, VENDOR, 0, 10))[0]]
     finally:
         await db.close()
     assert pruned == 2

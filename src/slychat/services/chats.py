@@ -11,6 +11,7 @@ from slychat.identity import User
 from slychat.ids import now_ms
 from slychat.models import Chat, ChatKey, ChatView
 from slychat.services.sync import Position, head_position
+from slychat.storage import feeds
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
 
@@ -86,7 +87,7 @@ class ChatService:
         async with self.db.read() as conn:
             # The feed head is read first: whatever commits during the reads below comes
             # after it, so a client syncing from it misses nothing (at worst sees it twice).
-            head = head_position(await repo.feed_head(conn, user))
+            head = head_position(await feeds.feed_head(conn, user))
             before = None
             if before_chat_id is not None:
                 anchor = await repo.chat_by_id(conn, before_chat_id)
@@ -136,7 +137,7 @@ async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> ReadRec
     now = now_ms()
     ids = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
     if ids:
-        await repo.append_feed(
+        await feeds.append_feed(
             conn, (chat.customer, chat.vendor), "read", chat.id, now, message_ids=ids, actor=reader
         )
     return ReadReceipt(chat.id, reader, chat.counterpart_of(reader), now, ids)

@@ -13,6 +13,7 @@ from slychat.ids import new_id, now_ms
 from slychat.models import Chat, ChatDetails, ChatKey, Message
 from slychat.services.chats import ChatRef
 from slychat.services.sync import record_delivery
+from slychat.storage import feeds
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
 
@@ -71,9 +72,9 @@ class MessageService:
                     raise NotFound("Chat not found")
             participants = (chat.customer, chat.vendor)
             if created:
-                await repo.append_feed(conn, participants, "chat", chat.id, now)
+                await feeds.append_feed(conn, participants, "chat", chat.id, now)
             message_id = new_id()
-            positions = await repo.append_feed(
+            positions = await feeds.append_feed(
                 conn, participants, "message", chat.id, now, message_id=message_id
             )
             message = Message(
@@ -124,7 +125,7 @@ class MessageService:
                 raise Forbidden("Only the sender can delete a message")
             now = now_ms()
             await repo.tombstone(conn, message.id, now)
-            await repo.append_feed(
+            await feeds.append_feed(
                 conn, (chat.customer, chat.vendor), "deleted", chat.id, now, message_id=message.id
             )
             return Deleted(chat, message, now)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from slychat.identity import Role, User
 from slychat.ids import now_ms
 from slychat.models import FeedEntry, Message
+from slychat.storage import feeds
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
 
@@ -84,10 +85,12 @@ class SyncService:
         as delivered. An unknown or expired cursor gets `reset`."""
         now = now_ms()
         async with self.db.read() as conn:
-            head = head_position(await repo.feed_head(conn, user))
+            head = head_position(await feeds.feed_head(conn, user))
             if since is None or since.at < now - self.retention_ms or since.pos > head.pos:
                 return SyncPage([], False, head, reset=True)
-            entries, has_more = await repo.feed_page(conn, user, since.pos, limit or self.page_size)
+            entries, has_more = await feeds.feed_page(
+                conn, user, since.pos, limit or self.page_size
+            )
         delivered = await self._deliver(user, entries, now)
         if delivered:
             by_id = {m.id: m for m in delivered}
@@ -124,7 +127,7 @@ class SyncService:
     async def prune(self) -> int:
         """Forget changes older than the retention; their cursors now get `reset`."""
         cutoff = now_ms() - self.retention_ms - _PRUNE_MARGIN_MS
-        return await self.db.write(lambda conn: repo.prune_feed(conn, cutoff))
+        return await self.db.write(lambda conn: feeds.prune_feed(conn, cutoff))
 
 
 async def record_delivery(conn: AsyncConnection, delivered: Sequence[Message], now: int) -> None:
@@ -133,6 +136,6 @@ async def record_delivery(conn: AsyncConnection, delivered: Sequence[Message], n
     for m in delivered:
         groups[(m.chat_id, m.sender)].append(m.id)
     for (chat_id, sender), ids in sorted(
-        groups.items(), key=lambda g: (repo.lock_order(g[0][1]), g[0][0])
+        groups.items(), key=lambda g: (feeds.lock_order(g[0][1]), g[0][0])
     ):
-        await repo.append_feed(conn, [sender], "delivered", chat_id, now, message_ids=ids)
+        await feeds.append_feed(conn, [sender], "delivered", chat_id, now, message_ids=ids)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
@@ -13,8 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.identity import Role, User
-from slychat.models import Chat, ChatDetails, ChatKey, FeedEntry, Message
-from slychat.storage.tables import chats, feed, feed_heads, last_seen, messages
+from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.storage.tables import chats, last_seen, messages
 
 _live = messages.c.deleted_at.is_(None)
 # Written exactly as the partial index's predicate (`read = false`), or the planner will
@@ -49,7 +47,6 @@ _BY_CLIENT_ID = (
     )
 )
 _INSERT_MESSAGE = messages.insert()
-_INSERT_FEED = feed.insert()
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -58,7 +55,7 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
     return module.insert(table)
 
 
-def _chat(row: Any) -> Chat:
+def chat_from_row(row: Any) -> Chat:
     return Chat(
         id=row.id,
         key=ChatKey(row.product_id, row.vendor_id, row.customer_id),
@@ -78,7 +75,7 @@ def _chat(row: Any) -> Chat:
     )
 
 
-def _message(row: Any) -> Message:
+def message_from_row(row: Any) -> Message:
     return Message(
         id=row.id,
         chat_id=row.chat_id,
@@ -133,12 +130,12 @@ def _key_params(key: ChatKey) -> dict[str, Any]:
 
 async def chat_by_key(conn: AsyncConnection, key: ChatKey) -> Chat | None:
     row = (await conn.execute(_CHAT_BY_KEY, _key_params(key))).first()
-    return _chat(row) if row else None
+    return chat_from_row(row) if row else None
 
 
 async def chat_by_id(conn: AsyncConnection, chat_id: str) -> Chat | None:
     row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).first()
-    return _chat(row) if row else None
+    return chat_from_row(row) if row else None
 
 
 async def bump_seq(conn: AsyncConnection, key: ChatKey, now: int) -> Chat | None:
@@ -146,7 +143,7 @@ async def bump_seq(conn: AsyncConnection, key: ChatKey, now: int) -> Chat | None
     UPDATE row-locks the chat until commit, so concurrent senders in one chat queue here
     and get consecutive numbers."""
     row = (await conn.execute(_BUMP_SEQ, _key_params(key) | {"p_now": now})).first()
-    return _chat(row) if row else None
+    return chat_from_row(row) if row else None
 
 
 async def list_chats(
@@ -165,7 +162,7 @@ async def list_chats(
             )
         )
     query = query.order_by(chats.c.last_message_at.desc(), chats.c.id.desc()).limit(limit)
-    return [_chat(row) for row in await conn.execute(query)]
+    return [chat_from_row(row) for row in await conn.execute(query)]
 
 
 async def chat_ids_of(conn: AsyncConnection, user: User) -> list[str]:
@@ -222,12 +219,12 @@ async def message_by_client_id(
     """The message `sender` already stored in the chat at `key` under this client id."""
     params = _key_params(key) | {"p_sender": sender.value, "p_client_id": client_message_id}
     row = (await conn.execute(_BY_CLIENT_ID, params)).first()
-    return _message(row) if row else None
+    return message_from_row(row) if row else None
 
 
 async def message_by_id(conn: AsyncConnection, message_id: str) -> Message | None:
     row = (await conn.execute(select(messages).where(messages.c.id == message_id))).first()
-    return _message(row) if row else None
+    return message_from_row(row) if row else None
 
 
 def _page_query(chat_id: str, before_seq: int | None, limit: int) -> Any:
@@ -243,7 +240,7 @@ async def message_page(
     """The latest `limit` live messages before `before_seq`, oldest first, and whether
     older ones exist."""
     rows = list(await conn.execute(_page_query(chat_id, before_seq, limit + 1)))
-    page = [_message(row) for row in reversed(rows[:limit])]
+    page = [message_from_row(row) for row in reversed(rows[:limit])]
     return page, len(rows) > limit
 
 
@@ -262,7 +259,7 @@ async def latest_pages(
         grouped[row.chat_id].append(row)
     for cid, rows in grouped.items():
         rows.sort(key=lambda r: r.seq, reverse=True)
-        pages[cid] = ([_message(r) for r in reversed(rows[:limit])], len(rows) > limit)
+        pages[cid] = ([message_from_row(r) for r in reversed(rows[:limit])], len(rows) > limit)
     return pages
 
 
@@ -337,7 +334,7 @@ async def take_undelivered(
     rows = list(await conn.execute(query))
     taken = rows[:limit]
     await mark_delivered(conn, [row.id for row in taken], now)
-    return [replace(_message(row), delivered_at=now) for row in taken], len(rows) > limit
+    return [replace(message_from_row(row), delivered_at=now) for row in taken], len(rows) > limit
 
 
 async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> None:
@@ -368,122 +365,6 @@ async def load_last_seen(conn: AsyncConnection, user: User) -> int | None:
     return int(value) if value is not None else None
 
 
-# --- change feeds ------------------------------------------------------------------------
-
-
-def lock_order(user: User) -> tuple[int, int]:
-    """Every transaction takes feed heads in this one global order, so two transactions
-    can never wait on each other's heads."""
-    return (0 if user.role is Role.CUSTOMER else 1, user.id)
-
-
-async def append_feed(
-    conn: AsyncConnection,
-    users: Sequence[User],
-    kind: str,
-    chat_id: str,
-    at: int,
-    *,
-    message_id: str | None = None,
-    message_ids: Sequence[str] = (),
-    actor: User | None = None,
-) -> dict[User, int]:
-    """Append one change to each user's feed; the position it got in each."""
-    ordered = sorted(set(users), key=lock_order)
-    params: dict[str, Any] = {}
-    for i, user in enumerate(ordered):
-        params |= {f"t{i}": user.role.value, f"u{i}": user.id}
-    rows = await conn.execute(_bump_heads(conn.dialect.name, len(ordered)), params)
-    positions = {User(Role(r.user_type), r.user_id): int(r.pos) for r in rows}
-    await conn.execute(
-        _INSERT_FEED,
-        [
-            {
-                "user_type": user.role.value,
-                "user_id": user.id,
-                "pos": pos,
-                "kind": kind,
-                "chat_id": chat_id,
-                "message_id": message_id,
-                "message_ids": json.dumps(list(message_ids)) if message_ids else None,
-                "actor_type": actor.role.value if actor else None,
-                "actor_id": actor.id if actor else None,
-                "at": at,
-            }
-            for user, pos in positions.items()
-        ],
-    )
-    return positions
-
-
-@functools.cache
-def _bump_heads(dialect: str, count: int) -> Any:
-    """One upsert that bumps `count` feed heads. The rows are listed in lock order and the
-    database takes their locks in that order."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(feed_heads).values(
-        [
-            {"user_type": bindparam(f"t{i}"), "user_id": bindparam(f"u{i}"), "pos": 1}
-            for i in range(count)
-        ]
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["user_type", "user_id"], set_={"pos": feed_heads.c.pos + 1}
-    ).returning(feed_heads.c.user_type, feed_heads.c.user_id, feed_heads.c.pos)
-
-
-async def feed_head(conn: AsyncConnection, user: User) -> int:
-    query = select(feed_heads.c.pos).where(
-        feed_heads.c.user_type == user.role.value, feed_heads.c.user_id == user.id
-    )
-    return int((await conn.execute(query)).scalar() or 0)
-
-
-async def feed_page(
-    conn: AsyncConnection, user: User, after: int, limit: int
-) -> tuple[list[FeedEntry], bool]:
-    """The user's changes after position `after`, oldest first, with the messages and
-    chats they name in their current state; and whether more follow."""
-    query = (
-        select(feed)
-        .where(
-            feed.c.user_type == user.role.value,
-            feed.c.user_id == user.id,
-            feed.c.pos > after,
-        )
-        .order_by(feed.c.pos)
-        .limit(limit + 1)
-    )
-    rows = list(await conn.execute(query))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    message_ids = {r.message_id for r in rows if r.kind == "message"}
-    chat_ids = {r.chat_id for r in rows if r.kind == "chat"}
-    found_messages = {}
-    if message_ids:
-        found = await conn.execute(select(messages).where(messages.c.id.in_(message_ids)))
-        found_messages = {m.id: _message(m) for m in found}
-    found_chats = {}
-    if chat_ids:
-        found = await conn.execute(select(chats).where(chats.c.id.in_(chat_ids)))
-        found_chats = {c.id: _chat(c) for c in found}
-    entries = [
-        FeedEntry(
-            pos=r.pos,
-            kind=r.kind,
-            chat_id=r.chat_id,
-            at=r.at,
-            message_id=r.message_id,
-            message_ids=json.loads(r.message_ids) if r.message_ids else [],
-            actor=User(Role(r.actor_type), r.actor_id) if r.actor_type else None,
-            message=found_messages.get(r.message_id) if r.message_id else None,
-            chat=found_chats.get(r.chat_id) if r.kind == "chat" else None,
-        )
-        for r in rows
-    ]
-    return entries, has_more
-
-
 async def mark_delivered(conn: AsyncConnection, message_ids: Sequence[str], now: int) -> list[str]:
     """Set deliveredAt on those of `message_ids` that had none; the ids that changed."""
     if not message_ids:
@@ -495,8 +376,3 @@ async def mark_delivered(conn: AsyncConnection, message_ids: Sequence[str], now:
         .returning(messages.c.id)
     )
     return list(result.scalars())
-
-
-async def prune_feed(conn: AsyncConnection, older_than: int) -> int:
-    result = await conn.execute(feed.delete().where(feed.c.at < older_than))
-    return int(result.rowcount or 0)
