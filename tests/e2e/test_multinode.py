@@ -71,6 +71,11 @@ async def test_every_event_crosses_nodes(nodes: list[Server], on: Callable) -> N
     got = await customer.wait("receiveMessage", lambda d: d["data"][0]["text"] == "hello from B")
     assert got["data"][0]["senderType"] == "VENDOR"
 
+    listed = await vendor.call("getUserChats")
+    assert [c["id"] for c in listed["data"]] == [chat["id"]]
+    rooms = await vendor.call("joinRooms")
+    assert rooms["data"][0]["messages"][-1]["text"] == "hello from B"
+
     await vendor.call("markAsRead", to_customer)
     receipt = await customer.wait("updateReadReceipts")
     assert receipt["data"]["messageIds"] == [first["data"]["id"]]
