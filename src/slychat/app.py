@@ -17,6 +17,7 @@ from slychat.config import Settings
 from slychat.container import Container
 from slychat.identity import User
 from slychat.transport.chat import ChatNamespace
+from slychat.transport.codec import Packet
 from slychat.transport.http import routes
 from slychat.transport.presence import PresenceNamespace
 
@@ -42,6 +43,10 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
     origins: str | list[str] = "*" if "*" in settings.cors_origins else settings.cors_origins
     sio = socketio.AsyncServer(
         async_mode="asgi",
+        # Each socket's events run one at a time on its own reader, in arrival order (no
+        # task per event, no per-socket lock); different sockets run concurrently.
+        async_handlers=False,
+        serializer=Packet,
         client_manager=c.fanout,
         cors_allowed_origins=origins,
         transports=settings.transports,

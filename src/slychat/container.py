@@ -11,11 +11,14 @@ from slychat.realtime.base import ConnectionRegistry
 from slychat.realtime.memory import MemoryRegistry
 from slychat.realtime.redis import RedisRegistry
 from slychat.services.auth import TokenService
+from slychat.services.chat_directory import ChatDirectory
 from slychat.services.chats import ChatService
 from slychat.services.messages import MessageService
 from slychat.services.presence import PresenceService
 from slychat.services.sync import CursorCodec, SyncService
 from slychat.storage.database import Database
+from slychat.storage.send_postgres import PostgresSendStore
+from slychat.storage.send_sqlite import SqliteSendStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +48,19 @@ class Container:
             else MemoryRegistry()
         )
         tokens = tokens or token_service(settings)
+        presence = PresenceService(db, registry)
+        send_store = SqliteSendStore(db) if db.is_sqlite else PostgresSendStore(db)
         cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
         return cls(
             settings=settings,
             db=db,
             registry=registry,
             tokens=tokens,
-            presence=PresenceService(db, registry),
+            presence=presence,
             chats=ChatService(db, settings.page_size, settings.chats_page_size),
-            messages=MessageService(db, settings.offline_batch),
+            messages=MessageService(
+                db, send_store, ChatDirectory(db), presence, settings.offline_batch
+            ),
             sync=SyncService(db, settings.sync_retention, settings.sync_page_size),
             cursors=CursorCodec(cursor_key),
             fanout=fanout.manager(settings.redis_url, settings.redis_prefix),

@@ -24,6 +24,12 @@ class ChatKey:
             return cls(product_id, vendor_id=user.id, customer_id=recipient_id)
         raise ValueError("admins take no part in chats")
 
+    def counterpart_of(self, user: User) -> User:
+        """The other participant of the chat at this key."""
+        if user.role is Role.CUSTOMER:
+            return User(Role.VENDOR, self.vendor_id)
+        return User(Role.CUSTOMER, self.customer_id)
+
 
 @dataclass(frozen=True, slots=True)
 class ChatDetails:

@@ -10,6 +10,7 @@ from slychat.errors import Forbidden, Invalid, NotFound
 from slychat.identity import User
 from slychat.ids import now_ms
 from slychat.models import Chat, ChatKey, ChatView
+from slychat.services.events import MessagesRead
 from slychat.services.sync import Position, head_position
 from slychat.storage import feeds
 from slychat.storage import repository as repo
@@ -28,15 +29,6 @@ class ChatRef:
         if self.product_id is None or self.recipient_id is None:
             return None
         return ChatKey.between(user, self.product_id, self.recipient_id)
-
-
-@dataclass(frozen=True, slots=True)
-class ReadReceipt:
-    chat_id: str
-    reader: User
-    counterpart: User
-    read_at: int
-    message_ids: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +97,12 @@ class ChatService:
         ]
         return ChatList(views, total_unread, head)
 
-    async def chat_ids(self, user: User) -> list[str]:
-        async with self.db.read() as conn:
-            return await repo.chat_ids_of(conn, user)
-
     async def open_chat(
         self, user: User, ref: ChatRef, before: MessageCursor | None, limit: int | None
-    ) -> tuple[ChatView, ReadReceipt | None]:
+    ) -> tuple[ChatView, MessagesRead | None]:
         """joinChat: mark the other party's messages read and load a page of history."""
 
-        async def work(conn: AsyncConnection) -> tuple[ChatView, ReadReceipt]:
+        async def work(conn: AsyncConnection) -> tuple[ChatView, MessagesRead]:
             chat = await resolve_chat(conn, user, ref)
             receipt = await _mark_read(conn, chat, user)
             before_seq = await _before_seq(conn, chat, before)
@@ -126,21 +114,21 @@ class ChatService:
         view, receipt = await self.db.write(work)
         return view, (receipt if receipt.message_ids else None)
 
-    async def mark_read(self, user: User, ref: ChatRef) -> ReadReceipt:
-        async def work(conn: AsyncConnection) -> ReadReceipt:
+    async def mark_read(self, user: User, ref: ChatRef) -> MessagesRead:
+        async def work(conn: AsyncConnection) -> MessagesRead:
             return await _mark_read(conn, await resolve_chat(conn, user, ref), user)
 
         return await self.db.write(work)
 
 
-async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> ReadReceipt:
+async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> MessagesRead:
     now = now_ms()
     ids = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
     if ids:
         await feeds.append_feed(
             conn, (chat.customer, chat.vendor), "read", chat.id, now, message_ids=ids, actor=reader
         )
-    return ReadReceipt(chat.id, reader, chat.counterpart_of(reader), now, ids)
+    return MessagesRead(chat.id, reader, chat.counterpart_of(reader), tuple(ids), now)
 
 
 async def _before_seq(

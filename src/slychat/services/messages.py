@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.errors import Forbidden, Invalid, NotFound
 from slychat.identity import User
-from slychat.ids import new_id, now_ms
+from slychat.ids import now_ms
 from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.services.chat_directory import ChatDirectory
 from slychat.services.chats import ChatRef
+from slychat.services.events import ChatStarted, Event, MessageDeleted, MessageSent, delivered
+from slychat.services.presence import PresenceService
 from slychat.services.sync import record_delivery
 from slychat.storage import feeds
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
+from slychat.storage.group_commit import GroupCommit
+from slychat.storage.send_batch import ChatMissing, Outgoing, SendStore, Stored, UniqueViolation
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,90 +33,83 @@ class SendCommand:
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    chat: Chat
+    key: ChatKey
     message: Message
-    created: bool
-    duplicate: bool
+    created: Chat | None  # the chat, when this message created it
+    duplicate: bool  # a retry of a message stored before: nothing new happened
 
-
-@dataclass(frozen=True, slots=True)
-class Deleted:
-    chat: Chat
-    message: Message
-    deleted_at: int
+    @property
+    def events(self) -> list[Event]:
+        if self.duplicate:
+            return []
+        m = self.message
+        recipient = self.key.counterpart_of(m.sender)
+        events: list[Event] = (
+            [ChatStarted(self.created, m, recipient), MessageSent(m, (m.sender,))]
+            if self.created is not None
+            else [MessageSent(m, (recipient, m.sender))]
+        )
+        return events + delivered([m] if m.delivered_at is not None else [])
 
 
 class MessageService:
-    def __init__(self, db: Database, offline_batch: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: SendStore,
+        chats: ChatDirectory,
+        presence: PresenceService,
+        offline_batch: int,
+    ) -> None:
         self.db = db
+        self.chats = chats
+        self.presence = presence
         self.offline_batch = offline_batch
+        self.writer: GroupCommit[Outgoing, Stored] = GroupCommit(store.store)
 
-    async def send(
-        self, sender: User, cmd: SendCommand, *, recipient_online: bool, reachable: bool
-    ) -> Sent:
-        """Store a message, creating the chat on first contact. `reachable` says whether
-        the recipient has a socket the message will be emitted to right after commit."""
+    async def send(self, sender: User, cmd: SendCommand) -> Sent:
+        """Store a message, creating the chat on first contact; answered after commit."""
         key = ChatKey.between(sender, cmd.product_id, cmd.recipient_id)
-
-        async def work(conn: AsyncConnection) -> Sent:
-            now = now_ms()
-            if cmd.client_message_id is not None:
-                first = await repo.message_by_client_id(
-                    conn, key, sender.role, cmd.client_message_id
-                )
-                if first is not None:
-                    return await _duplicate(conn, key, first)
-            chat = await repo.bump_seq(conn, key, now)
-            created = False
-            if chat is None:
-                _require_new_chat_details(cmd.details)
-                created = await repo.insert_chat_if_absent(conn, new_id(), key, cmd.details, now)
-                chat = await repo.bump_seq(conn, key, now)
-                if chat is None:  # pragma: no cover - the row was inserted or already there
-                    raise NotFound("Chat not found")
-            participants = (chat.customer, chat.vendor)
-            if created:
-                await feeds.append_feed(conn, participants, "chat", chat.id, now)
-            message_id = new_id()
-            positions = await feeds.append_feed(
-                conn, participants, "message", chat.id, now, message_id=message_id
-            )
-            message = Message(
-                id=message_id,
-                chat_id=chat.id,
-                seq=chat.last_seq,
-                sender=sender,
-                text=cmd.text,
-                created_at=now,
-                recipient_online=recipient_online,
-                client_message_id=cmd.client_message_id,
-                delivered_at=now if reachable else None,
-                customer_pos=positions[chat.customer],
-                vendor_pos=positions[chat.vendor],
-            )
-            await repo.insert_message(conn, message)
-            return Sent(chat, message, created, duplicate=False)
-
+        recipient = key.counterpart_of(sender)
+        chat_id = await self.chats.find(key)
+        if chat_id is None:
+            _require_new_chat_details(cmd.details)
+        item = Outgoing(
+            key=key,
+            chat_id=chat_id,
+            sender=sender,
+            text=cmd.text,
+            client_message_id=cmd.client_message_id,
+            recipient_online=await self.presence.is_online(recipient),
+            # Emitted right after commit to every socket of the recipient, if they have one.
+            delivered=await self.presence.has_chat_socket(recipient),
+            details=None if chat_id is not None else cmd.details,
+        )
         try:
-            return await self.db.write(work)
-        except IntegrityError:
-            # A concurrent retry with the same clientMessageId committed first: this whole
-            # attempt rolled back, so answer with the message that won.
+            stored = await self.writer.submit(item)
+        except UniqueViolation:
+            # A concurrent retry with the same clientMessageId committed first: this
+            # attempt rolled back whole, so answer with the message that won.
             if cmd.client_message_id is None:
                 raise
             return await self._first_of(sender, key, cmd.client_message_id)
+        except ChatMissing as exc:  # pragma: no cover - chats are never deleted
+            raise NotFound("Chat not found") from exc
+        if stored.created is not None:
+            self.chats.remember(key, stored.created.id)
+        return Sent(key, stored.message, stored.created, stored.duplicate)
 
     async def _first_of(self, sender: User, key: ChatKey, client_message_id: str) -> Sent:
         async with self.db.read() as conn:
             first = await repo.message_by_client_id(conn, key, sender.role, client_message_id)
-            if first is None:
-                raise NotFound("Message not found")
-            return await _duplicate(conn, key, first)
+        if first is None:
+            raise NotFound("Message not found")
+        return Sent(key, first, None, duplicate=True)
 
-    async def delete(self, user: User, message_id: str, ref: ChatRef | None) -> Deleted:
+    async def delete(self, user: User, message_id: str, ref: ChatRef | None) -> MessageDeleted:
         """Only the sender deletes; the row stays as a tombstone for reconnecting clients."""
 
-        async def work(conn: AsyncConnection) -> Deleted:
+        async def work(conn: AsyncConnection) -> MessageDeleted:
             message = await repo.message_by_id(conn, message_id)
             if message is None or message.deleted_at is not None:
                 raise NotFound("Message not found")
@@ -128,7 +125,7 @@ class MessageService:
             await feeds.append_feed(
                 conn, (chat.customer, chat.vendor), "deleted", chat.id, now, message_id=message.id
             )
-            return Deleted(chat, message, now)
+            return MessageDeleted(chat, message.id, now)
 
         return await self.db.write(work)
 
@@ -149,16 +146,7 @@ class MessageService:
         key = ref.key_for(user)
         if key is None:
             raise Invalid("productId and recipientId are required")
-        async with self.db.read() as conn:
-            chat = await repo.chat_by_key(conn, key)
-        return chat.id if chat else None
-
-
-async def _duplicate(conn: AsyncConnection, key: ChatKey, first: Message) -> Sent:
-    chat = await repo.chat_by_key(conn, key)
-    if chat is None:  # pragma: no cover - the message's chat exists
-        raise NotFound("Chat not found")
-    return Sent(chat, first, created=False, duplicate=True)
+        return await self.chats.find(key)
 
 
 def _require_new_chat_details(details: ChatDetails) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -22,26 +24,42 @@ from slychat.storage import sqlite_inline
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock, and the
-# connection-exception class (08xxx) that a restarted server or a dropped link gives.
-_TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03"}
+# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock, an administrator's
+# shutdown, and the connection-exception class (08xxx) that a dropped link gives.
+_SHUTDOWN_SQLSTATES = {"57P01", "57P02", "57P03"}
+_TRANSIENT_SQLSTATES = {"40001", "40P01", *_SHUTDOWN_SQLSTATES}
 # How long a SQLite write keeps retrying while another process holds the database's lock.
 _LOCK_WAIT_SECONDS = 10.0
 
 
-def _is_locked(exc: DBAPIError) -> bool:
+def _driver_error(exc: BaseException) -> BaseException:
+    """The driver's own exception: SQLAlchemy wraps it, the raw send path does not."""
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def _is_locked(exc: BaseException) -> bool:
     """SQLite: another process holds the write lock (we never wait for it on the loop)."""
-    return "database is locked" in str(exc.orig)
+    orig = _driver_error(exc)
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    if exc.connection_invalidated:
+def is_disconnect(exc: BaseException) -> bool:
+    """The connection itself is gone (PostgreSQL restarted, or the link dropped)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    orig = exc.orig
+    orig = _driver_error(exc)
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str) and (state.startswith("08") or state in _SHUTDOWN_SQLSTATES):
+        return True
+    return isinstance(orig, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    orig = _driver_error(exc)
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state.startswith("08")):
+    if isinstance(state, str) and state in _TRANSIENT_SQLSTATES:
         return True
-    return _is_locked(exc)
+    return is_disconnect(exc) or _is_locked(exc)
 
 
 def create_engine(url: str, pool_size: int, pool_timeout: float) -> AsyncEngine:
@@ -95,8 +113,8 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.retries = retries
         self._writer = self.engine.execution_options(slychat_write=True)
-        # SQLite has one writer at a time anyway; queueing them here is fairer and cheaper
-        # than letting them spin in SQLite's busy handler.
+        # SQLite has one writer at a time anyway: this process's writers queue here, in
+        # order, instead of meeting each other as "database is locked" and retrying.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
@@ -115,15 +133,43 @@ class Database:
 
         `work` may run more than once, so it must not have effects outside the transaction.
         """
-        attempt = 0
+
+        async def attempt() -> T:
+            async with self.write_lock(), self._writer.begin() as conn:
+                return await work(conn)
+
+        return await self.retrying(attempt)
+
+    def write_lock(self) -> AbstractAsyncContextManager[Any]:
+        """Held by every write transaction of this process (see `_write_lock`)."""
+        return self._write_lock or nullcontext()
+
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """A pooled connection as its driver's own object (sqlite3.Connection or
+        asyncpg.Connection), for the send path's raw statements. A connection that broke
+        is discarded instead of going back to the pool."""
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            try:
+                yield driver.sqlite if self.is_sqlite else driver
+            except BaseException as exc:
+                if is_disconnect(exc):
+                    await conn.invalidate()
+                raise
+
+    async def retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()` (one whole transaction), again on transient failures: SQLite lock
+        waits for up to 10 s, other transient errors `retries` times with a capped
+        backoff; then `Unavailable`."""
+        tries = 0
         loop = asyncio.get_running_loop()
         lock_deadline = loop.time() + _LOCK_WAIT_SECONDS
         lock_waits = 0
         while True:
             try:
-                async with self._write_lock or nullcontext(), self._writer.begin() as conn:
-                    return await work(conn)
-            except DBAPIError as exc:
+                return await attempt()
+            except Exception as exc:
                 if not _is_transient(exc):
                     raise
                 if _is_locked(exc) and loop.time() < lock_deadline:
@@ -131,13 +177,16 @@ class Database:
                     await asyncio.sleep(min(0.002 * 2**lock_waits, 0.1))
                     lock_waits += 1
                     continue
-                if attempt >= self.retries:
-                    log.error("giving up after %d retries: %s", attempt, exc)
+                if tries >= self.retries:
+                    log.error("giving up after %d retries: %s", tries, _driver_error(exc))
                     raise Unavailable() from exc
-                attempt += 1
-                delay = min(0.05 * 2**attempt, 1.0)
+                tries += 1
+                delay = min(0.05 * 2**tries, 1.0)
                 log.warning(
-                    "transient database error (retry %d in %.2fs): %s", attempt, delay, exc.orig
+                    "transient database error (retry %d in %.2fs): %s",
+                    tries,
+                    delay,
+                    _driver_error(exc),
                 )
                 await asyncio.sleep(delay)
 

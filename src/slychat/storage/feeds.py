@@ -91,31 +91,44 @@ async def feed_page(
     conn: AsyncConnection, user: User, after: int, limit: int
 ) -> tuple[list[FeedEntry], bool]:
     """The user's changes after position `after`, oldest first, with the messages and
-    chats they name in their current state; and whether more follow."""
-    query = (
-        select(feed)
-        .where(
-            feed.c.user_type == user.role.value,
-            feed.c.user_id == user.id,
-            feed.c.pos > after,
-        )
-        .order_by(feed.c.pos)
-        .limit(limit + 1)
+    chats they name in their current state; and whether more follow.
+
+    Messages are their own entries (their row holds their position in each participant's
+    feed); the other changes are `feed` rows. Positions are unique within a user's feed,
+    so the two sources merge by position."""
+    user_id, pos = _message_feed_columns(user)
+    message_rows = await conn.execute(
+        select(messages).where(user_id == user.id, pos > after).order_by(pos).limit(limit + 1)
     )
-    rows = list(await conn.execute(query))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    message_ids = {r.message_id for r in rows if r.kind == "message"}
-    chat_ids = {r.chat_id for r in rows if r.kind == "chat"}
-    found_messages = {}
-    if message_ids:
-        found = await conn.execute(select(messages).where(messages.c.id.in_(message_ids)))
-        found_messages = {m.id: message_from_row(m) for m in found}
+    entries = [
+        FeedEntry(
+            pos=int(getattr(row, pos.key)),
+            kind="message",
+            chat_id=row.chat_id,
+            at=row.created_at,
+            message_id=row.id,
+            message=message_from_row(row),
+        )
+        for row in message_rows
+    ]
+    change_rows = list(
+        await conn.execute(
+            select(feed)
+            .where(
+                feed.c.user_type == user.role.value,
+                feed.c.user_id == user.id,
+                feed.c.pos > after,
+            )
+            .order_by(feed.c.pos)
+            .limit(limit + 1)
+        )
+    )
+    chat_ids = {r.chat_id for r in change_rows if r.kind == "chat"}
     found_chats = {}
     if chat_ids:
         found = await conn.execute(select(chats).where(chats.c.id.in_(chat_ids)))
         found_chats = {c.id: chat_from_row(c) for c in found}
-    entries = [
+    entries += [
         FeedEntry(
             pos=r.pos,
             kind=r.kind,
@@ -124,12 +137,18 @@ async def feed_page(
             message_id=r.message_id,
             message_ids=json.loads(r.message_ids) if r.message_ids else [],
             actor=User(Role(r.actor_type), r.actor_id) if r.actor_type else None,
-            message=found_messages.get(r.message_id) if r.message_id else None,
             chat=found_chats.get(r.chat_id) if r.kind == "chat" else None,
         )
-        for r in rows
+        for r in change_rows
     ]
-    return entries, has_more
+    entries.sort(key=lambda e: e.pos)
+    return entries[:limit], len(entries) > limit
+
+
+def _message_feed_columns(user: User) -> tuple[Any, Any]:
+    if user.role is Role.CUSTOMER:
+        return messages.c.customer_id, messages.c.customer_pos
+    return messages.c.vendor_id, messages.c.vendor_pos
 
 
 async def prune_feed(conn: AsyncConnection, older_than: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, false, func, or_, select, union_all, update
@@ -27,16 +27,6 @@ _is_key = and_(
     chats.c.customer_id == bindparam("k_customer"),
 )
 _CHAT_BY_KEY = select(chats).where(_is_key)
-_BUMP_SEQ = (
-    update(chats)
-    .where(_is_key)
-    .values(
-        last_seq=chats.c.last_seq + 1,
-        last_message_at=bindparam("p_now"),
-        updated_at=bindparam("p_now"),
-    )
-    .returning(*chats.c)
-)
 _BY_CLIENT_ID = (
     select(messages)
     .join(chats, chats.c.id == messages.c.chat_id)
@@ -46,7 +36,6 @@ _BY_CLIENT_ID = (
         messages.c.client_message_id == bindparam("p_client_id"),
     )
 )
-_INSERT_MESSAGE = messages.insert()
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -101,29 +90,6 @@ def _user_column(role: Role) -> Any:
 # --- chats -------------------------------------------------------------------------------
 
 
-async def insert_chat_if_absent(
-    conn: AsyncConnection, chat_id: str, key: ChatKey, details: ChatDetails, now: int
-) -> bool:
-    """Create the chat unless one exists for `key`; True when this call created it."""
-    stmt = (
-        _insert(conn, chats)
-        .values(
-            id=chat_id,
-            product_id=key.product_id,
-            vendor_id=key.vendor_id,
-            customer_id=key.customer_id,
-            last_seq=0,
-            last_message_at=now,
-            created_at=now,
-            updated_at=now,
-            **asdict(details),
-        )
-        .on_conflict_do_nothing(index_elements=["product_id", "vendor_id", "customer_id"])
-    )
-    result = await conn.execute(stmt)
-    return bool(result.rowcount == 1)
-
-
 def _key_params(key: ChatKey) -> dict[str, Any]:
     return {"k_product": key.product_id, "k_vendor": key.vendor_id, "k_customer": key.customer_id}
 
@@ -138,19 +104,19 @@ async def chat_by_id(conn: AsyncConnection, chat_id: str) -> Chat | None:
     return chat_from_row(row) if row else None
 
 
-async def bump_seq(conn: AsyncConnection, key: ChatKey, now: int) -> Chat | None:
-    """Take the next `seq` of the chat at `key` (None when there is no such chat). The
-    UPDATE row-locks the chat until commit, so concurrent senders in one chat queue here
-    and get consecutive numbers."""
-    row = (await conn.execute(_BUMP_SEQ, _key_params(key) | {"p_now": now})).first()
-    return chat_from_row(row) if row else None
-
-
 async def list_chats(
     conn: AsyncConnection, user: User, before: tuple[int, str] | None, limit: int
 ) -> list[Chat]:
     """The user's chats, latest activity first; `before` is the (last_message_at, id) of
     the last chat of the previous page."""
+    return [chat_from_row(row) for row in await conn.execute(list_chats_query(user, before, limit))]
+
+
+# The *_query / *_statement builders are what the functions execute; the benchmark
+# EXPLAINs the very same statements.
+
+
+def list_chats_query(user: User, before: tuple[int, str] | None, limit: int) -> Any:
     column = _user_column(user.role)
     query = select(chats).where(column == user.id)
     if before is not None:
@@ -161,13 +127,7 @@ async def list_chats(
                 and_(chats.c.last_message_at == at, chats.c.id < chat_id),
             )
         )
-    query = query.order_by(chats.c.last_message_at.desc(), chats.c.id.desc()).limit(limit)
-    return [chat_from_row(row) for row in await conn.execute(query)]
-
-
-async def chat_ids_of(conn: AsyncConnection, user: User) -> list[str]:
-    column = _user_column(user.role)
-    return list((await conn.execute(select(chats.c.id).where(column == user.id))).scalars())
+    return query.order_by(chats.c.last_message_at.desc(), chats.c.id.desc()).limit(limit)
 
 
 async def counterparts_of(conn: AsyncConnection, user: User) -> list[User]:
@@ -190,29 +150,6 @@ async def shares_chat(conn: AsyncConnection, vendor_id: int, customer_id: int) -
 # --- messages ----------------------------------------------------------------------------
 
 
-async def insert_message(conn: AsyncConnection, message: Message) -> None:
-    await conn.execute(
-        _INSERT_MESSAGE,
-        {
-            "id": message.id,
-            "chat_id": message.chat_id,
-            "seq": message.seq,
-            "sender_id": message.sender.id,
-            "sender_type": message.sender.role.value,
-            "text": message.text,
-            "client_message_id": message.client_message_id,
-            "created_at": message.created_at,
-            "recipient_online": message.recipient_online,
-            "read": False,
-            "read_at": None,
-            "delivered_at": message.delivered_at,
-            "deleted_at": None,
-            "customer_pos": message.customer_pos,
-            "vendor_pos": message.vendor_pos,
-        },
-    )
-
-
 async def message_by_client_id(
     conn: AsyncConnection, key: ChatKey, sender: Role, client_message_id: str
 ) -> Message | None:
@@ -227,7 +164,7 @@ async def message_by_id(conn: AsyncConnection, message_id: str) -> Message | Non
     return message_from_row(row) if row else None
 
 
-def _page_query(chat_id: str, before_seq: int | None, limit: int) -> Any:
+def page_query(chat_id: str, before_seq: int | None, limit: int) -> Any:
     query = select(messages).where(messages.c.chat_id == chat_id, _live)
     if before_seq is not None:
         query = query.where(messages.c.seq < before_seq)
@@ -239,7 +176,7 @@ async def message_page(
 ) -> tuple[list[Message], bool]:
     """The latest `limit` live messages before `before_seq`, oldest first, and whether
     older ones exist."""
-    rows = list(await conn.execute(_page_query(chat_id, before_seq, limit + 1)))
+    rows = list(await conn.execute(page_query(chat_id, before_seq, limit + 1)))
     page = [message_from_row(row) for row in reversed(rows[:limit])]
     return page, len(rows) > limit
 
@@ -252,7 +189,7 @@ async def latest_pages(
     pages: dict[str, tuple[list[Message], bool]] = {cid: ([], False) for cid in chat_ids}
     if not chat_ids:
         return pages
-    branches: list[Any] = [_page_query(c, None, limit + 1).subquery().select() for c in chat_ids]
+    branches: list[Any] = [page_query(c, None, limit + 1).subquery().select() for c in chat_ids]
     query: Any = branches[0] if len(branches) == 1 else union_all(*branches)
     grouped: dict[str, list[Any]] = {cid: [] for cid in chat_ids}
     for row in await conn.execute(query):
@@ -269,7 +206,11 @@ async def unread_counts(
     """Per chat, the messages the other party sent that `reader` has not read."""
     if not chat_ids:
         return {}
-    query = (
+    return {chat_id: n for chat_id, n in await conn.execute(unread_counts_query(chat_ids, reader))}
+
+
+def unread_counts_query(chat_ids: Sequence[str], reader: User) -> Any:
+    return (
         select(messages.c.chat_id, func.count())
         .where(
             messages.c.chat_id.in_(chat_ids),
@@ -279,12 +220,15 @@ async def unread_counts(
         )
         .group_by(messages.c.chat_id)
     )
-    return {chat_id: count for chat_id, count in await conn.execute(query)}
 
 
 async def total_unread(conn: AsyncConnection, reader: User) -> int:
     """Unread messages to `reader` across all their chats."""
-    query = (
+    return int((await conn.execute(total_unread_query(reader))).scalar_one())
+
+
+def total_unread_query(reader: User) -> Any:
+    return (
         select(func.count())
         .select_from(messages.join(chats, chats.c.id == messages.c.chat_id))
         .where(
@@ -294,12 +238,16 @@ async def total_unread(conn: AsyncConnection, reader: User) -> int:
             _live,
         )
     )
-    return int((await conn.execute(query)).scalar_one())
 
 
 async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int) -> list[str]:
     """Mark every unread message `sender` sent in the chat as read; their ids."""
-    result = await conn.execute(
+    result = await conn.execute(mark_read_statement(chat_id, sender, now))
+    return [row.id for row in sorted(result, key=lambda r: r.seq)]
+
+
+def mark_read_statement(chat_id: str, sender: Role, now: int) -> Any:
+    return (
         update(messages)
         .where(
             messages.c.chat_id == chat_id,
@@ -310,7 +258,6 @@ async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int)
         .values(read=True, read_at=now)
         .returning(messages.c.id, messages.c.seq)
     )
-    return [row.id for row in sorted(result, key=lambda r: r.seq)]
 
 
 async def take_undelivered(
@@ -318,23 +265,25 @@ async def take_undelivered(
 ) -> tuple[list[Message], bool]:
     """Up to `limit` live messages to `recipient` that reached none of their sockets,
     marked delivered now, per chat in `seq` order; and whether more remain."""
-    sender_type = recipient.role.counterpart.value
-    query = (
+    rows = list(await conn.execute(undelivered_query(recipient, limit + 1)))
+    taken = rows[:limit]
+    await mark_delivered(conn, [row.id for row in taken], now)
+    return [replace(message_from_row(row), delivered_at=now) for row in taken], len(rows) > limit
+
+
+def undelivered_query(recipient: User, limit: int) -> Any:
+    return (
         select(messages)
         .join(chats, chats.c.id == messages.c.chat_id)
         .where(
             _user_column(recipient.role) == recipient.id,
-            messages.c.sender_type == sender_type,
+            messages.c.sender_type == recipient.role.counterpart.value,
             messages.c.delivered_at.is_(None),
             _live,
         )
         .order_by(messages.c.chat_id, messages.c.seq)
-        .limit(limit + 1)
+        .limit(limit)
     )
-    rows = list(await conn.execute(query))
-    taken = rows[:limit]
-    await mark_delivered(conn, [row.id for row in taken], now)
-    return [replace(message_from_row(row), delivered_at=now) for row in taken], len(rows) > limit
 
 
 async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> None:

@@ -19,6 +19,13 @@ import aiosqlite
 
 
 class InlineConnection(aiosqlite.Connection):
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for the send path's raw statements."""
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return self._connection
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._connection is None:
             raise ValueError("Connection closed")

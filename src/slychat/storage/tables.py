@@ -69,13 +69,20 @@ messages = Table(
     Column("delivered_at", BigInteger),
     # A deleted message keeps its row as a tombstone (id, chat, deleted_at), content erased.
     Column("deleted_at", BigInteger),
-    # Where the message sits in each participant's change feed (its `syncCursor`).
+    # The chat's participants, copied from the chat so that a message is its own entry in
+    # both participants' change feeds: (customer_id, customer_pos) and (vendor_id,
+    # vendor_pos) are where it sits in each feed, and its `syncCursor`.
+    Column("customer_id", BigInteger),
+    Column("vendor_id", BigInteger),
     Column("customer_pos", BigInteger),
     Column("vendor_pos", BigInteger),
     # Pages of a chat's history and the order of record.
     UniqueConstraint("chat_id", "seq"),
     # Idempotent sends: one stored message per (chat, sender side, client id).
     UniqueConstraint("chat_id", "sender_type", "client_message_id"),
+    # syncMessages reads a user's messages by feed position.
+    Index(None, "customer_id", "customer_pos"),
+    Index(None, "vendor_id", "vendor_pos"),
 )
 
 # Unread counts and markAsRead touch only unread rows.
@@ -104,7 +111,8 @@ last_seen = Table(
 
 # Per-user change feeds (syncMessages). Each user's positions are handed out by bumping
 # their feed_heads row, whose lock is held until commit: a user's feed is in commit order,
-# so a cursor never skips a change that commits late.
+# so a cursor never skips a change that commits late. A message is its own feed entry (its
+# positions are in its row); `feed` holds the other changes: chat, read, delivered, deleted.
 feed_heads = Table(
     "feed_heads",
     metadata,

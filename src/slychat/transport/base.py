@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import socketio
@@ -21,18 +20,36 @@ P = TypeVar("P", bound=Payload)
 _RESERVED = frozenset({"connect", "disconnect", "connect_error"})
 
 
-@dataclass(eq=False)
 class Session:
-    user: User
-    # Handlers of one socket run one at a time, in arrival order (python-socketio starts
-    # each event as its own task), so two messages sent back to back keep their order.
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    alive: asyncio.Event = field(default_factory=asyncio.Event)
-    ready: bool = False
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    """One socket's user and handshake state.
 
-    def __post_init__(self) -> None:
+    The server runs each socket's events one at a time, in arrival order, on the socket's
+    own reader (`async_handlers=False`), so two messages sent back to back are stored in
+    order without any lock. Events that arrive during the /chat handshake wait for it.
+    """
+
+    __slots__ = ("alive", "opened", "tasks", "user")
+
+    def __init__(self, user: User, opened: asyncio.Future[bool]) -> None:
+        self.user = user
+        self.opened = opened  # True once the socket may send events
+        self.alive = asyncio.Event()
         self.alive.set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def opening(cls, user: User) -> Session:
+        """A session whose handshake is still to run."""
+        return cls(user, asyncio.get_running_loop().create_future())
+
+    @classmethod
+    def ready(cls, user: User) -> Session:
+        opened: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        opened.set_result(True)
+        return cls(user, opened)
+
+    def close(self) -> None:
+        self.alive.clear()
 
     def spawn(self, work: Awaitable[None]) -> None:
         """Run `work` beside the handlers; its failure is logged, never lost."""
@@ -85,17 +102,16 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         model: type[P],
         action: Callable[[Session, P], Awaitable[wire.Json]],
     ) -> wire.Json | None:
-        """Validate, run `action` under the socket's lock, and map errors to appError."""
+        """Validate, run `action` once the socket is open, and map errors to appError."""
         session = self.sessions.get(sid)
         if session is None:
             return None
-        async with session.lock:
-            if not session.ready:
-                return await self.fail(sid, Invalid("The connection is not ready"))
-            try:
-                return await action(session, parse(model, args))
-            except AppError as exc:
-                return await self.fail(sid, exc)
-            except Exception:
-                log.exception("handler failed for %s", session.user.key)
-                return await self.fail(sid, AppError())
+        if not await session.opened:
+            return await self.fail(sid, Invalid("The connection is not ready"))
+        try:
+            return await action(session, parse(model, args))
+        except AppError as exc:
+            return await self.fail(sid, exc)
+        except Exception:
+            log.exception("handler failed for %s", session.user.key)
+            return await self.fail(sid, AppError())

@@ -21,7 +21,7 @@ class PresenceNamespace(Namespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         user = authenticate(self.c.tokens, environ, auth, _PRESENCE_ROLES)
-        session = Session(user, ready=True)
+        session = Session.ready(user)
         self.sessions[sid] = session
         # Counted before the handshake completes, so a /chat handshake racing this one
         # finds the user online as early as possible.
@@ -59,6 +59,7 @@ class PresenceNamespace(Namespace):
         session = self.sessions.pop(sid, None)
         if session is None:
             return
+        session.close()
         user = session.user
         seen = await self.c.presence.disconnected(user, sid)
         if seen is not None:

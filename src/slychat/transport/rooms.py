@@ -1,5 +1,6 @@
 """Socket.IO room names. Every /chat socket sits in its user's room, so emitting to a user
-room reaches all of that user's tabs, on every node."""
+room reaches all of that user's tabs, on every node. A chat's events go to its two
+participants' rooms, so no per-chat rooms are kept."""
 
 from __future__ import annotations
 
@@ -8,7 +9,3 @@ from slychat.identity import User
 
 def user_room(user: User) -> str:
     return f"user:{user.role.value}:{user.id}"
-
-
-def chat_room(chat_id: str) -> str:
-    return f"chat:{chat_id}"

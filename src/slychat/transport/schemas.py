@@ -14,10 +14,12 @@ from pydantic import (
     model_validator,
 )
 
-from slychat.errors import Invalid
+from slychat.errors import Invalid, TooLarge
 from slychat.identity import Role
+from slychat.models import ChatDetails
 from slychat.services.auth import parse_user_id
 from slychat.services.chats import ChatRef, MessageCursor
+from slychat.services.messages import SendCommand
 
 
 def _user_id(value: Any) -> int:
@@ -120,6 +122,28 @@ class SendMessage(Payload):
     storeLogoUrl: ShortText = None
     customerName: ShortText = None
     customerProfilePic: ShortText = None
+
+    def command(self, max_text_length: int) -> SendCommand:
+        """The message to send; its text is required, at most `max_text_length` long."""
+        if self.text is None or not self.text.strip():
+            raise Invalid("Invalid data provided: text is required")
+        if len(self.text) > max_text_length:
+            raise TooLarge(f"text is longer than {max_text_length} characters")
+        return SendCommand(
+            product_id=self.productId,
+            recipient_id=self.recipientId,
+            text=self.text,
+            client_message_id=self.clientMessageId,
+            details=ChatDetails(
+                product_image_url=self.productImageUrl,
+                product_price=self.productPrice,
+                product_name=self.productName,
+                store_logo_url=self.storeLogoUrl,
+                customer_profile_pic=self.customerProfilePic,
+                customer_name=self.customerName,
+                store_name=self.storeName,
+            ),
+        )
 
 
 class DeleteMessage(Payload):
