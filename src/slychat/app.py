@@ -18,6 +18,7 @@ from slychat.container import Container
 from slychat.identity import User
 from slychat.transport.chat import ChatNamespace
 from slychat.transport.codec import Packet
+from slychat.transport.engine import Server
 from slychat.transport.http import routes
 from slychat.transport.presence import PresenceNamespace
 
@@ -41,7 +42,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
     """Build the app; the container is closed when the ASGI lifespan ends."""
     c = container or Container.build(settings)
     origins: str | list[str] = "*" if "*" in settings.cors_origins else settings.cors_origins
-    sio = socketio.AsyncServer(
+    sio = Server(
         async_mode="asgi",
         # Each socket's events run one at a time on its own reader, in arrival order (no
         # task per event, no per-socket lock); different sockets run concurrently.
@@ -68,6 +69,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         await c.registry.start()
         tasks = [
             asyncio.create_task(_prune_forever(c)),
+            asyncio.create_task(c.db.maintain()),
             asyncio.create_task(c.registry.run(presence_changed)),
         ]
         try:

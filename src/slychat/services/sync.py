@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections import defaultdict
@@ -35,12 +36,18 @@ class CursorCodec:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # The same cursor is written several times (each party's copy of a message, the
+        # ack, chat lists): a cursor is a pure function of its inputs, so remember some.
+        self.encode = functools.lru_cache(maxsize=4096)(self._encode)  # type: ignore[method-assign]
 
     def _mac(self, payload: bytes) -> str:
         digest = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def encode(self, user: User, position: Position) -> str:
+        return self._encode(user, position)
+
+    def _encode(self, user: User, position: Position) -> str:
         payload = f"{user.role.value}:{user.id}:{position.pos}:{position.at}".encode()
         body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
         return f"v1.{body}.{self._mac(payload)}"

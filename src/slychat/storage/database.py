@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from slychat.errors import Unavailable
-from slychat.storage import sqlite_inline
+from slychat.storage import sqlite_checkpoint, sqlite_inline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,6 +96,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Checkpoints run on a worker thread (`sqlite_checkpoint.py`), never in a commit.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -189,6 +191,13 @@ class Database:
                     _driver_error(exc),
                 )
                 await asyncio.sleep(delay)
+
+    async def maintain(self) -> None:
+        """Background upkeep until cancelled: SQLite's WAL checkpoints."""
+        path = make_url(self.url).database
+        if self.is_sqlite and path and path != ":memory:":
+            await sqlite_checkpoint.checkpoint_forever(path, self.write_lock())
+        await asyncio.Event().wait()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

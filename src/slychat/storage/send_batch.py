@@ -78,7 +78,7 @@ async def store_batch(driver: Driver, batch: Sequence[Outgoing], now: int) -> li
 async def _store_one(sql: _Statements, item: Outgoing, now: int) -> Stored:
     key = item.key
     if item.client_message_id is not None:
-        first = await sql.first_by_client_id(key, item.sender, item.client_message_id)
+        first = await sql.first_by_client_id(item, item.client_message_id)
         if first is not None:
             return Stored(first, duplicate=True)
     created: Chat | None = None
@@ -135,6 +135,10 @@ _BY_CLIENT_ID = (
     "WHERE c.product_id = ? AND c.vendor_id = ? AND c.customer_id = ? "
     "AND m.sender_type = ? AND m.client_message_id = ?"
 )
+_BY_CLIENT_ID_IN_CHAT = (
+    f"SELECT {_MESSAGE} FROM messages m "
+    "WHERE m.chat_id = ? AND m.sender_type = ? AND m.client_message_id = ?"
+)
 # The UPDATE row-locks the chat until commit: concurrent senders in one chat queue here
 # and get consecutive numbers.
 _BUMP = "UPDATE chats SET last_seq = last_seq + 1, last_message_at = ?, updated_at = ? "
@@ -167,11 +171,16 @@ class _Statements:
     def __init__(self, driver: Driver) -> None:
         self.db = driver
 
-    async def first_by_client_id(
-        self, key: ChatKey, sender: User, client_message_id: str
-    ) -> Message | None:
-        params = (key.product_id, key.vendor_id, key.customer_id, sender.role.value)
-        row = await self.db.fetchrow(_BY_CLIENT_ID, (*params, client_message_id))
+    async def first_by_client_id(self, item: Outgoing, client_message_id: str) -> Message | None:
+        """The message `item`'s sender already stored in its chat under this client id."""
+        role = item.sender.role.value
+        if item.chat_id is not None:
+            params: tuple[Any, ...] = (item.chat_id, role, client_message_id)
+            row = await self.db.fetchrow(_BY_CLIENT_ID_IN_CHAT, params)
+        else:
+            key = item.key
+            params = (key.product_id, key.vendor_id, key.customer_id, role, client_message_id)
+            row = await self.db.fetchrow(_BY_CLIENT_ID, params)
         return None if row is None else _message(row)
 
     async def bump_by_id(self, chat_id: str, now: int) -> int | None:

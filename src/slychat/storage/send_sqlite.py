@@ -47,8 +47,10 @@ class _Driver:
         self.conn = conn
 
     async def fetchrow(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        row: Sequence[Any] | None = self.conn.execute(sql, params).fetchone()
-        return row
+        # Read to the end: a statement left mid-way keeps its read snapshot open, and
+        # then SQLite can never start the WAL over (see `sqlite_checkpoint.py`).
+        rows = self.conn.execute(sql, params).fetchall()
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return self.conn.execute(sql, params).fetchall()
