@@ -125,18 +125,18 @@ _CHAT = (
     "store_logo_url, customer_profile_pic, customer_name, store_name, last_seq, "
     "last_message_at, created_at, updated_at"
 )
-_MESSAGE = (
+MESSAGE_COLUMNS = (
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_type, m.text, m.created_at, "
     "m.recipient_online, m.client_message_id, m.read, m.read_at, m.delivered_at, "
     "m.deleted_at, m.customer_pos, m.vendor_pos"
 )
 _BY_CLIENT_ID = (
-    f"SELECT {_MESSAGE} FROM messages m JOIN chats c ON c.id = m.chat_id "
+    f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN chats c ON c.id = m.chat_id "
     "WHERE c.product_id = ? AND c.vendor_id = ? AND c.customer_id = ? "
     "AND m.sender_type = ? AND m.client_message_id = ?"
 )
 _BY_CLIENT_ID_IN_CHAT = (
-    f"SELECT {_MESSAGE} FROM messages m "
+    f"SELECT {MESSAGE_COLUMNS} FROM messages m "
     "WHERE m.chat_id = ? AND m.sender_type = ? AND m.client_message_id = ?"
 )
 # The UPDATE row-locks the chat until commit: concurrent senders in one chat queue here
@@ -181,7 +181,7 @@ class _Statements:
             key = item.key
             params = (key.product_id, key.vendor_id, key.customer_id, role, client_message_id)
             row = await self.db.fetchrow(_BY_CLIENT_ID, params)
-        return None if row is None else _message(row)
+        return None if row is None else message_from_row(row)
 
     async def bump_by_id(self, chat_id: str, now: int) -> int | None:
         row = await self.db.fetchrow(_BUMP_BY_ID, (now, now, chat_id))
@@ -237,7 +237,7 @@ def _chat(row: Sequence[Any]) -> Chat:
     )
 
 
-def _message(row: Sequence[Any]) -> Message:
+def message_from_row(row: Sequence[Any]) -> Message:
     return Message(
         id=row[0],
         chat_id=row[1],
