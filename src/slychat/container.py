@@ -17,6 +17,7 @@ from slychat.services.messages import MessageService
 from slychat.services.presence import PresenceService
 from slychat.services.sync import CursorCodec, SyncService
 from slychat.storage.database import Database
+from slychat.storage.send_batch import SendStore
 from slychat.storage.send_postgres import PostgresSendStore
 from slychat.storage.send_sqlite import SqliteSendStore
 
@@ -49,7 +50,6 @@ class Container:
         )
         tokens = tokens or token_service(settings)
         presence = PresenceService(db, registry)
-        send_store = SqliteSendStore(db) if db.is_sqlite else PostgresSendStore(db)
         cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
         return cls(
             settings=settings,
@@ -59,7 +59,7 @@ class Container:
             presence=presence,
             chats=ChatService(db, settings.page_size, settings.chats_page_size),
             messages=MessageService(
-                db, send_store, ChatDirectory(db), presence, settings.offline_batch
+                db, send_store_for(db), ChatDirectory(db), presence, settings.offline_batch
             ),
             sync=SyncService(db, settings.sync_retention, settings.sync_page_size),
             cursors=CursorCodec(cursor_key),
@@ -69,6 +69,11 @@ class Container:
     async def close(self) -> None:
         await self.registry.close()
         await self.db.close()
+
+
+def send_store_for(db: Database) -> SendStore:
+    """The send path's statements for the database's engine."""
+    return SqliteSendStore(db) if db.is_sqlite else PostgresSendStore(db)
 
 
 def token_service(settings: Settings) -> TokenService:
