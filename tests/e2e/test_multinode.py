@@ -340,3 +340,30 @@ async def test_nodes_keep_serving_through_a_redis_outage(
     finally:
         a.stop()
         b.stop()
+
+
+@on_postgres
+async def test_a_node_hears_at_once_when_a_user_connects_elsewhere(
+    nodes: list[Server], on: Callable
+) -> None:
+    """Each node remembers presence counts; a change on another node makes it forget."""
+    a, b = nodes
+    customer = await on(a, "customer")
+    vendor_id = next_id()
+    to_vendor = {"productId": f"p-{vendor_id}", "recipientId": vendor_id}
+    first = await customer.call("sendMessage", to_vendor | {"text": "anyone?", **new_chat_fields()})
+    assert first["data"]["recipientOnline"] is False  # node A now remembers: offline
+
+    vendor = await on(b, "vendor", vendor_id)
+    second = await customer.call("sendMessage", to_vendor | {"text": "there you are"})
+    assert second["data"]["recipientOnline"] is True
+    assert second["data"]["deliveredAt"] is not None
+    await vendor.wait("receiveMessage", lambda d: d["data"][0]["text"] == "there you are")
+
+    await vendor.close()
+    for _ in range(100):  # the disconnect reaches node B's registry, then A hears of it
+        third = await customer.call("sendMessage", to_vendor | {"text": "gone?"})
+        if third["data"]["recipientOnline"] is False:
+            break
+        await asyncio.sleep(0.05)
+    assert third["data"]["deliveredAt"] is None

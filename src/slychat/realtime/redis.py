@@ -6,6 +6,12 @@ so a node killed with SIGKILL stops counting its users as soon as its key expire
 sweep on a surviving node then reports those users offline. Every node also keeps its own
 connections in memory: it answers from them while Redis is unreachable and writes them all
 back when Redis returns (or lost its data).
+
+Counts are asked on every message sent (is the recipient online, does a socket of theirs
+receive it now?), so each node remembers the counts it read. Every change of a user's
+connections is announced on a channel, and every node then forgets what it remembered of
+that user; a remembered count is also forgotten after a few seconds, and everything is
+forgotten whenever the channel's subscription is lost.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from slychat.realtime.base import PresenceChange
 from slychat.realtime.memory import MemoryRegistry
 
 log = logging.getLogger(__name__)
+# A remembered count is trusted this long even if its change announcement got lost.
+_REMEMBER_SECONDS = 5.0
 
 # KEYS[1]: the user's connection hash. ARGV: op (add|remove|count), field, node,
 # alive-key prefix. Returns {changed, live}: whether the field was added/removed, and how
@@ -63,6 +71,10 @@ class RedisRegistry:
         self.local = MemoryRegistry()
         self.failures = 0
         self._script = self.redis.register_script(_SCRIPT)
+        self._counts: dict[tuple[str, User], tuple[int, float]] = {}  # count, read at
+        self._changes = 0  # announcements seen: a read that overlapped one is not kept
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = False  # counts are remembered only while changes are heard
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -83,11 +95,20 @@ class RedisRegistry:
         self.failures += 1
         log.warning("redis unavailable during %s (failure %d): %s", what, self.failures, exc)
 
+    async def _announce(self, kind: str, user: User) -> None:
+        self._forget(kind, user)
+        await self.redis.publish(self._key("changes"), self._member(kind, user, ""))
+
+    def _forget(self, kind: str, user: User) -> None:
+        self._changes += 1
+        self._counts.pop((kind, user), None)
+
     async def add(self, kind: str, user: User, sid: str) -> bool:
         first_here = await self.local.add(kind, user, sid)
         try:
             await self.redis.sadd(self._key("nodeconns", self.node), self._member(kind, user, sid))
             _changed, live = await self._run("add", kind, user, f"{self.node}:{sid}")
+            await self._announce(kind, user)
             return live == 1
         except (RedisError, OSError) as exc:
             self._failed("add", exc)
@@ -98,21 +119,51 @@ class RedisRegistry:
         try:
             await self.redis.srem(self._key("nodeconns", self.node), self._member(kind, user, sid))
             changed, live = await self._run("remove", kind, user, f"{self.node}:{sid}")
+            await self._announce(kind, user)
             return changed == 1 and live == 0
         except (RedisError, OSError) as exc:
             self._failed("remove", exc)
             return last_here
 
     async def count(self, kind: str, user: User) -> int:
+        loop = asyncio.get_running_loop()
+        remembered = self._counts.get((kind, user))
+        if remembered is not None and loop.time() - remembered[1] < _REMEMBER_SECONDS:
+            return remembered[0]
+        changes = self._changes
         try:
-            return (await self._run("count", kind, user, ""))[1]
+            live = (await self._run("count", kind, user, ""))[1]
         except (RedisError, OSError) as exc:
             self._failed("count", exc)
             return await self.local.count(kind, user)
+        if changes == self._changes and self._subscribed:
+            self._counts[(kind, user)] = (live, loop.time())
+        return live
+
+    async def _listen(self) -> None:
+        """Forget remembered counts as other nodes announce changes, until cancelled."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._key("changes"))
+                self._subscribed = True
+                async for message in pubsub.listen():
+                    kind, role, uid, _sid = message["data"].decode().split("|", 3)
+                    self._forget(kind, User(Role(role), int(uid)))
+            except (RedisError, OSError) as exc:
+                self._failed("listening for presence changes", exc)
+            finally:
+                self._subscribed = False
+                self._counts.clear()  # changes may have been missed meanwhile
+                self._changes += 1
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(1.0)
 
     async def start(self) -> None:
         """Announce this node before it serves anyone (its fields only count while its
         key exists); if Redis is down, the heartbeat does it when Redis returns."""
+        self._listener = asyncio.create_task(self._listen())
         try:
             await self.redis.set(self._key("node", self.node), "1", ex=self.alive_ttl)
             await self.redis.sadd(self._key("nodes"), self.node)
@@ -150,6 +201,7 @@ class RedisRegistry:
         for kind, user, sid in self.local.connections():
             await self.redis.sadd(self._key("nodeconns", self.node), self._member(kind, user, sid))
             _changed, live = await self._run("add", kind, user, f"{self.node}:{sid}")
+            await self._announce(kind, user)
             if live == 1:
                 await on_change(kind, user, True)
 
@@ -169,6 +221,7 @@ class RedisRegistry:
                 kind, role, uid, sid = member.decode().split("|", 3)
                 user = User(Role(role), int(uid))
                 _changed, live = await self._run("remove", kind, user, f"{node}:{sid}")
+                await self._announce(kind, user)
                 if live == 0:
                     gone.add((kind, user))
             await self.redis.delete(self._key("nodeconns", node))
@@ -180,6 +233,8 @@ class RedisRegistry:
         await self.redis.ping()
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
         # Leaving cleanly: drop this node at once instead of waiting for the TTL.
         with contextlib.suppress(RedisError, OSError):
             await self.redis.delete(self._key("node", self.node))
