@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from bench import fanout, storage, sync, yardstick
 from bench.common import Report
@@ -30,7 +31,9 @@ def main() -> None:
         "what", nargs="?", default="all", choices=["storage", "sync", "fanout", "yardstick", "all"]
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--runs", type=int, default=7, help="repetitions per figure")
+    parser.add_argument(
+        "--runs", type=int, help="repetitions per figure (default 7; yardstick: 3, --quick 1)"
+    )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--messages", type=int, help="total messages to seed")
     parser.add_argument("--chats", type=int, help="total chats to seed")
@@ -41,16 +44,20 @@ def main() -> None:
     if args.chats:
         sizes["total_chats"] = args.chats
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    report = Report("slychat benchmarks")
+    runs = args.runs or 7
+    report = Report("slychat benchmarks", name=args.what)
+    ok = True
     if args.what in ("storage", "all"):
-        asyncio.run(storage.run(report, backends, sizes, args.runs))
+        asyncio.run(storage.run(report, backends, sizes, runs))
     if args.what in ("sync", "all"):
-        asyncio.run(sync.run(report, backends, min(args.runs, 5)))
+        asyncio.run(sync.run(report, backends, min(runs, 5)))
     if args.what in ("fanout", "all"):
-        asyncio.run(fanout.run(report, min(args.runs, 5)))
+        asyncio.run(fanout.run(report, min(runs, 5)))
     if args.what in ("yardstick", "all"):
-        yardstick.run(report, min(args.runs, 3))
-    report.save(args.what)
+        ok = yardstick.run(report, args.runs, args.quick)
+    report.save()
+    if not ok:
+        sys.exit("yardstick: a run failed or slychat failed the stored-messages check (see report)")
 
 
 if __name__ == "__main__":

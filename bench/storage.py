@@ -7,15 +7,13 @@ import statistics
 import time
 from typing import Any
 
-from sqlalchemy import false, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import Report, backend_available, database, median_ms, ready_client, running
 from bench.seed import Seeded, seed
 from slychat.identity import Role, User
 from slychat.storage import repository as repo
-from slychat.storage.tables import chats, messages
 from tests.support import new_chat_fields
 
 
@@ -84,62 +82,41 @@ async def _throughput(url: str, s: Seeded, senders: int = 20, each: int = 50) ->
 
 
 def _statements(s: Seeded) -> dict[str, Any]:
-    """The statements the repository builds for each measured event."""
+    """The statements the repository executes for each measured event (a statement, or a
+    prebuilt statement and the values it binds)."""
     vendor = User(Role.VENDOR, s.vendor_id)
-    ids = [s.big_chat, s.unread_chat]
+    page = repo.page_query(s.big_chat, None, 51)
     return {
-        "getUserChats: list_chats": select(chats)
-        .where(chats.c.vendor_id == vendor.id)
-        .order_by(chats.c.last_message_at.desc(), chats.c.id.desc())
-        .limit(50),
-        "getUserChats: latest page per chat": repo._page_query(s.big_chat, None, 51),
-        "getUserChats: unread counts": select(messages.c.chat_id).where(
-            messages.c.chat_id.in_(ids),
-            messages.c.sender_type == "CUSTOMER",
-            messages.c.read == false(),
-            messages.c.deleted_at.is_(None),
+        "getUserChats: list chats": repo.list_chats_query(vendor, None, 50),
+        "getUserChats: latest page per chat": page,
+        "getUserChats: unread counts": repo.unread_counts_query(
+            [s.big_chat, s.unread_chat], vendor
         ),
-        "joinChat: message page": repo._page_query(s.big_chat, None, 51),
-        "markAsRead: update unread": update(messages)
-        .where(
-            messages.c.chat_id == s.unread_chat,
-            messages.c.sender_type == "CUSTOMER",
-            messages.c.read == false(),
-            messages.c.deleted_at.is_(None),
-        )
-        .values(read=True),
-        "sendMessage: bump seq": update(chats)
-        .where(
-            chats.c.product_id == "p0",
-            chats.c.vendor_id == s.vendor_id,
-            chats.c.customer_id == s.big_customer,
-        )
-        .values(last_seq=chats.c.last_seq + 1),
-        "offlineMessages: undelivered": select(messages.c.id)
-        .join(chats, chats.c.id == messages.c.chat_id)
-        .where(
-            chats.c.vendor_id == vendor.id,
-            messages.c.sender_type == "CUSTOMER",
-            messages.c.delivered_at.is_(None),
-            messages.c.deleted_at.is_(None),
-        )
-        .order_by(messages.c.chat_id, messages.c.seq)
-        .limit(500),
+        "getUserChats: total unread": repo.total_unread_query(vendor),
+        "joinChat: message page": page,
+        "markAsRead: update unread": repo.mark_read_statement(s.unread_chat, Role.CUSTOMER, 0),
+        "offlineMessages: undelivered": repo.undelivered_query(vendor, 501),
     }
 
 
 async def explain(url: str, s: Seeded) -> list[tuple[str, str, bool]]:
     """(name, plan, scans all messages?) for each statement."""
     engine = create_async_engine(url)
-    dialect = postgresql.dialect() if url.startswith("postgresql") else sqlite.dialect()
     pg = url.startswith("postgresql")
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
     plans = []
     try:
-        for name, stmt in _statements(s).items():
-            sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
+        for name, entry in _statements(s).items():
+            stmt, values = entry if isinstance(entry, tuple) else (entry, {})
             async with engine.connect() as conn:
-                rows = (await conn.execute(text(prefix + sql))).all()
+                # Compiled by the engine's own dialect, with its positional parameters, so
+                # each statement is explained exactly as the server runs it.
+                compiled = stmt.compile(
+                    dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+                )
+                bound = compiled.params | values
+                params = tuple(bound[key] for key in compiled.positiontup or ())
+                rows = (await conn.exec_driver_sql(prefix + str(compiled), params)).all()
                 await conn.rollback()  # ANALYZE runs the UPDATEs: undo them
             plan = "\n".join(str(r[0] if pg else r[-1]) for r in rows)
             full_scan = (

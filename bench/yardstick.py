@@ -1,109 +1,441 @@
-"""slychat against the Node.js reference server, with the shared load generator."""
+"""slychat against the Node.js reference server, with the shared load generator.
+
+Servers are started here, one at a time on a fresh database, and rounds alternate slychat and
+the reference (the order flips every round) so that machine drift hits both alike. Each figure
+is a median over rounds, reported as a ratio to the reference measured in the same session.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import random
+import secrets
 import shutil
-import statistics
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
-from bench.common import ROOT, Report, running
+import redis
+from sqlalchemy.engine import make_url
+
+from bench import yardstick_report
+from bench.common import REDIS_URL, ROOT, Report, fresh_database, running, wait_healthy
+from bench.delivery import verify
+from bench.procstat import Sampler, cpu_between, cpu_sampler, family, open_sockets
 from tests.support import SECRET, free_port
 
 YARDSTICK = Path(os.environ.get("SLYCHAT_YARDSTICK", ROOT.parent / "shared" / "bench"))
+# Load tests measure the send path, not the abuse guard: rate limits are turned off (a setting
+# the server does not know is ignored).
+SLYCHAT_ENV = {"SLYCHAT_LOG_LEVEL": "error", "SLYCHAT_RATE_LIMITS": "off"}
+PAIRS = 100
+RATES = (300, 1000)
+NODE_LIMIT_S = 600
+
+T = TypeVar("T")
 
 
-def _loadgen(workdir: Path, url: str, pid: int, args: list[str]) -> dict[str, float]:
-    out = subprocess.run(
-        ["node", "loadgen.js", "--url", url, "--secret", SECRET, "--server-pid", str(pid), *args],
-        cwd=workdir,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+class RunFailed(Exception):
+    """A node tool (load generator, idle-mem) that did not finish its run."""
 
 
-def _reference(workdir: Path, db: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["node", "node-ref/server.js"],
-        cwd=workdir,
-        env={**os.environ, "PORT": str(port), "JWT_SECRET": SECRET, "DB": f"sqlite:{db}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+@dataclass(frozen=True)
+class Sizes:
+    runs: int
+    closed_messages: int  # per pair
+    paced_seconds: float
+    idle_users: int
+
+
+FULL = Sizes(runs=3, closed_messages=200, paced_seconds=6, idle_users=5_000)
+QUICK = Sizes(runs=1, closed_messages=20, paced_seconds=2, idle_users=500)
+
+
+@dataclass(frozen=True)
+class Load:
+    key: str
+    label: str
+    pairs: int = PAIRS
+    messages: int = 0  # per pair
+    rate: int = 0  # total msgs/s, open loop; 0 is closed loop (one in flight per pair)
+    users: int = 0  # idle users (idle-mem.js) instead of messages
+
+    def loadgen_args(self, base: int) -> list[str]:
+        args = ["--pairs", str(self.pairs), "--messages", str(self.messages)]
+        return [*args, "--id-base", str(base), *(["--rate", str(self.rate)] if self.rate else [])]
+
+
+def loads(sizes: Sizes) -> dict[str, Load]:
+    closed = Load(
+        "closed",
+        f"closed loop, {PAIRS} pairs x {sizes.closed_messages}",
+        PAIRS,
+        sizes.closed_messages,
     )
-    time.sleep(1.0)
-    return proc, f"http://127.0.0.1:{port}"
+    paced = [
+        Load(
+            f"paced-{rate}",
+            f"open loop, {rate:,} msgs/s",
+            messages=max(1, round(rate * sizes.paced_seconds / PAIRS)),
+            rate=rate,
+        )
+        for rate in RATES
+    ]
+    idle = Load("idle", f"{sizes.idle_users:,} idle users", pairs=0, users=sizes.idle_users)
+    return {load.key: load for load in (closed, *paced, idle)}
 
 
-def run(report: Report, runs: int) -> None:
-    report.add("## Against the Node.js reference (shared yardstick)\n")
-    if not (YARDSTICK / "loadgen.js").exists() or shutil.which("npm") is None:
-        report.add(f"Skipped: needs Node.js/npm and the yardstick at {YARDSTICK}.\n")
+@dataclass(frozen=True)
+class Variant:
+    """A server set-up and the loads run on it (each on one server, one fresh database)."""
+
+    key: str
+    server: str  # "slychat" or "reference"
+    backend: str  # "sqlite" or "postgres"
+    loads: tuple[str, ...]
+    label: str
+    workers: int = 1
+    reference: str = ""  # the variant it is compared with
+    baseline: str = ""  # and the one-process slychat it scales from
+
+
+SQLITE_LOADS = ("closed", *(f"paced-{rate}" for rate in RATES))
+# Each group's variants run one after the other (in reverse order every other round).
+GROUPS = (
+    (
+        Variant("reference-sqlite", "reference", "sqlite", SQLITE_LOADS, "SQLite"),
+        Variant(
+            "slychat-sqlite",
+            "slychat",
+            "sqlite",
+            SQLITE_LOADS,
+            "SQLite",
+            reference="reference-sqlite",
+        ),
+        Variant(
+            "slychat-sqlite-2w",
+            "slychat",
+            "sqlite",
+            ("closed",),
+            "SQLite, 2 workers + Redis",
+            workers=2,
+            reference="reference-sqlite",
+            baseline="slychat-sqlite",
+        ),
+    ),
+    (
+        Variant("reference-postgres", "reference", "postgres", ("closed",), "PostgreSQL"),
+        Variant(
+            "slychat-postgres",
+            "slychat",
+            "postgres",
+            ("closed",),
+            "PostgreSQL",
+            reference="reference-postgres",
+        ),
+        Variant(
+            "slychat-postgres-2w",
+            "slychat",
+            "postgres",
+            ("closed",),
+            "PostgreSQL, 2 workers + Redis",
+            workers=2,
+            reference="reference-postgres",
+            baseline="slychat-postgres",
+        ),
+    ),
+    (
+        Variant("reference-idle", "reference", "sqlite", ("idle",), "idle users, SQLite"),
+        Variant(
+            "slychat-idle",
+            "slychat",
+            "sqlite",
+            ("idle",),
+            "idle users, SQLite",
+            reference="reference-idle",
+        ),
+    ),
+)
+
+
+@dataclass
+class Run:
+    round: int
+    variant: str
+    load: str
+    result: dict[str, Any] = field(default_factory=dict)  # the tool's JSON + what we measured
+    check: dict[str, Any] | None = None  # bench.delivery.Check, for message loads
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running server under test."""
+
+    url: str
+    pids: list[int]  # all its processes (a multi-worker server's workers too)
+    database_url: str  # where it stores, as a SQLAlchemy URL
+
+
+# ---------- servers ----------
+
+
+@contextlib.contextmanager
+def _redis_env(workers: int) -> Iterator[dict[str, str]]:
+    """Redis settings for a multi-worker server: a fresh prefix, whose keys go afterwards."""
+    if workers == 1:
+        yield {}
         return
-    loads = {
-        "closed loop, 100 pairs x 100": ["--pairs", "100", "--messages", "100"],
-        "open loop, 1,000 msgs/s": ["--pairs", "100", "--messages", "50", "--rate", "1000"],
+    prefix = f"bench-{secrets.token_hex(4)}"
+    try:
+        yield {"SLYCHAT_REDIS_URL": REDIS_URL, "SLYCHAT_REDIS_PREFIX": prefix}
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def _processes(pid: int, workers: int, limit_s: float = 30) -> list[int]:
+    """The server's processes, once its workers are spawned and have had time to listen."""
+    if workers == 1:
+        return [pid]
+    deadline = time.monotonic() + limit_s
+    while len(family(pid)) <= workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    return family(pid)
+
+
+@contextlib.contextmanager
+def _slychat(variant: Variant) -> Iterator[Target]:
+    serve_args = ("--workers", str(variant.workers)) if variant.workers > 1 else ()
+    with (
+        fresh_database(variant.backend) as database_url,
+        _redis_env(variant.workers) as redis_env,
+        running(database_url, *serve_args, **SLYCHAT_ENV, **redis_env) as server,
+    ):
+        assert server.proc is not None
+        pids = _processes(server.proc.pid, variant.workers)
+        yield Target(server.url, pids, database_url)
+
+
+def _node_database(database_url: str) -> str:
+    """The reference server's `DB` for a SQLAlchemy URL."""
+    url = make_url(database_url)
+    if url.drivername.startswith("sqlite"):
+        return f"sqlite:{url.database}"
+    return url.set(drivername="postgres").render_as_string(hide_password=False)
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def _reference(work: Path, variant: Variant) -> Iterator[Target]:
+    with fresh_database(variant.backend) as database_url, tempfile.TemporaryDirectory() as logs:
+        port, log = free_port(), Path(logs) / "node-ref.log"
+        env = {"PORT": str(port), "JWT_SECRET": SECRET, "DB": _node_database(database_url)}
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                ["node", "node-ref/server.js"],
+                cwd=work,
+                env=os.environ | env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, proc, log)
+            yield Target(url, [proc.pid], database_url)
+        finally:
+            _stop(proc)
+
+
+def _target(work: Path, variant: Variant) -> contextlib.AbstractContextManager[Target]:
+    return _slychat(variant) if variant.server == "slychat" else _reference(work, variant)
+
+
+# ---------- the node tools ----------
+
+
+def _json_line(proc: subprocess.Popen[str]) -> tuple[str | None, float]:
+    """The tool's JSON line and when it arrived (it prints it as soon as it has measured)."""
+    found: tuple[str | None, float] = (None, 0.0)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("{"):
+            found = (line, time.monotonic())
+    return found
+
+
+def _node_json(
+    work: Path, args: list[str], sampler: Callable[[int], Sampler[T]]
+) -> tuple[dict[str, Any], float, Sampler[T]]:
+    """Run `node *args`, sampling `sampler(its pid)` meanwhile: its JSON line, the time that
+    line arrived, and the samples."""
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            ["node", *args], cwd=work, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+        watchdog = threading.Timer(NODE_LIMIT_S, proc.kill)
+        watchdog.start()
+        try:
+            with sampler(proc.pid) as samples:
+                line, arrived = _json_line(proc)
+                code = proc.wait()
+        finally:
+            watchdog.cancel()
+        if code != 0 or line is None:
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise RunFailed(f"{args[0]} exited {code}: {' / '.join(tail)}")
+    return json.loads(line), arrived, samples
+
+
+def _loadgen(work: Path, target: Target, load: Load, base: int) -> dict[str, Any]:
+    """One load generator run, with the CPU of the server and of the load generator measured
+    here over the loadgen's measured window (the connect phase excluded)."""
+    args = ["loadgen.js", "--url", target.url, "--secret", SECRET, "--timeout", "120000"]
+    args += ["--server-pid", str(target.pids[0]), *load.loadgen_args(base)]
+    # Each server process on its own too: how evenly a multi-worker server shares the load.
+    groups = {str(pid): [pid] for pid in target.pids} | {"server": target.pids}
+    result, arrived, samples = _node_json(
+        work, args, lambda pid: cpu_sampler(groups | {"loadgen": [pid]})
+    )
+    seconds, messages = float(result["seconds"]), int(result["messages"])
+    used = cpu_between(samples, arrived - seconds, arrived)
+    result["loadgen_reported_server_cpu_us_per_msg"] = result.pop("server_cpu_us_per_msg")
+    for name in ("server", "loadgen"):
+        result[f"{name}_cpu_us_per_msg"] = round(used[name] / messages * 1e6, 1)
+        result[f"{name}_cores"] = round(used[name] / seconds, 3)
+    result["server_cores_by_process"] = {
+        pid: round(used[pid] / seconds, 3) for pid in map(str, target.pids)
     }
+    # Everything else that ran meanwhile: the database servers, and any other work on the
+    # machine (noise, when it is large).
+    rest = used["machine"] - used["server"] - used["loadgen"]
+    result["other_cores"] = round(rest / seconds, 3)
+    return result
+
+
+def _idle_memory(work: Path, target: Target, users: int) -> dict[str, Any]:
+    """idle-mem.js, counting the sockets the server holds open meanwhile (the first sample
+    is taken before any user connects)."""
+    server = target.pids[0]
+    args = ["idle-mem.js", target.url, SECRET, str(server), str(users)]
+    result, _, samples = _node_json(
+        work, args, lambda _pid: Sampler(lambda: open_sockets(server), interval=0.25)
+    )
+    opened = max(samples.values()) - samples.values()[0]
+    result["websockets_per_user"] = round(opened / users, 2)
+    return result
+
+
+# ---------- runs ----------
+
+
+_bases = itertools.count(random.randint(1_000, 9_000) * 1_000_000, 1_000)
+
+
+def _measure(work: Path, target: Target, load: Load, round_no: int, variant: Variant) -> Run:
+    run = Run(round_no, variant.key, load.key)
+    try:
+        if load.users:
+            run.result = _idle_memory(work, target, load.users)
+        else:
+            base = next(_bases)
+            run.result = _loadgen(work, target, load, base)
+            run.check = verify(target.database_url, base, load.pairs, load.messages).to_json()
+    except Exception as exc:  # a failed run is reported, the others go on
+        run.error = _short(exc)
+    _progress(run)
+    return run
+
+
+def _run_variant(work: Path, variant: Variant, plan: dict[str, Load], round_no: int) -> list[Run]:
+    done: list[Run] = []
+    try:
+        with _target(work, variant) as target:
+            for key in variant.loads:
+                done.append(_measure(work, target, plan[key], round_no, variant))
+    except Exception as exc:  # the server did not start or stop cleanly: say so, go on
+        error = f"server: {_short(exc)}"
+        done += [Run(round_no, variant.key, key, error=error) for key in variant.loads[len(done) :]]
+        print(f"  {variant.key}: {error}", flush=True)
+    return done
+
+
+def _short(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {' / '.join(lines[:1] + lines[-3:])}"[:600]
+
+
+def _progress(run: Run) -> None:
+    r = run.result
+    if run.error:
+        summary = f"FAILED {run.error}"
+    elif "kb_per_user" in r:
+        summary = f"{r['kb_per_user']} KiB/user, {r['websockets_per_user']} websockets/user"
+    else:
+        ok = "ok" if run.check and run.check["ok"] else f"CHECK FAILED {run.check}"
+        summary = (
+            f"{r['throughput']:.0f} msgs/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+            f"server {r['server_cpu_us_per_msg']} us/msg, loadgen {r['loadgen_cores']:.2f} "
+            f"cores; stored {ok}"
+        )
+    print(f"  [{run.round + 1}] {run.variant} {run.load}: {summary}", flush=True)
+
+
+def _rounds(work: Path, plan: dict[str, Load], runs: int) -> list[Run]:
+    done: list[Run] = []
+    for round_no in range(runs):
+        print(f"yardstick round {round_no + 1}/{runs}", flush=True)
+        for group in GROUPS:
+            for variant in group if round_no % 2 == 0 else reversed(group):
+                done += _run_variant(work, variant, plan, round_no)
+    return done
+
+
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    """A copy of the shared yardstick with its own `npm ci` (the shared one stays untouched)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "yardstick"
         shutil.copytree(YARDSTICK, work, ignore=shutil.ignore_patterns("node_modules"))
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=work,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-        results: dict[tuple[str, str], list[dict[str, float]]] = {}
-        for n in range(runs):  # alternate the two servers so drift hits both alike
-            ref, ref_url = _reference(work, Path(tmp) / f"ref{n}.db")
-            try:
-                for name, args in loads.items():
-                    results.setdefault(("node-ref", name), []).append(
-                        _loadgen(work, ref_url, ref.pid, args)
-                    )
-            finally:
-                ref.terminate()
-                ref.wait()
-            with running(f"sqlite+aiosqlite:///{tmp}/sly{n}.db") as sly:
-                assert sly.proc is not None
-                for name, args in loads.items():
-                    results.setdefault(("slychat", name), []).append(
-                        _loadgen(work, sly.url, sly.proc.pid, args)
-                    )
-    report.add(f"Both on SQLite, one process each, {runs} alternating runs, medians.\n")
-    rows = []
-    for name in loads:
-        ref = {
-            k: statistics.median(r[k] for r in results[("node-ref", name)])
-            for k in ("throughput", "p50_ms", "p99_ms", "server_cpu_us_per_msg")
-        }
-        sly = {k: statistics.median(r[k] for r in results[("slychat", name)]) for k in ref}
-        rows.append(
-            [
-                name,
-                f"{sly['throughput']:.0f} / {ref['throughput']:.0f}",
-                f"{sly['throughput'] / ref['throughput']:.2f}",
-                f"{sly['p50_ms']:.1f} / {ref['p50_ms']:.1f}",
-                f"{sly['p99_ms']:.1f} / {ref['p99_ms']:.1f}",
-                f"{sly['server_cpu_us_per_msg']:.0f} / {ref['server_cpu_us_per_msg']:.0f}",
-            ]
-        )
-    report.table(
-        [
-            "load",
-            "msgs/s slychat / ref",
-            "throughput ratio",
-            "p50 ms",
-            "p99 ms",
-            "server CPU us/msg",
-        ],
-        rows,
-    )
+        for path in (work, *work.rglob("*")):
+            path.chmod(path.stat().st_mode | 0o200)
+        npm = ["npm", "ci", "--no-audit", "--no-fund"]
+        subprocess.run(npm, cwd=work, check=True, capture_output=True, timeout=600)
+        yield work
+
+
+def run(report: Report, runs: int | None = None, quick: bool = False) -> bool:
+    """Measure and report; False when a run failed or slychat lost, repeated or reordered a
+    stored message."""
+    report.add("## Against the Node.js reference (shared yardstick)\n")
+    if not (YARDSTICK / "loadgen.js").exists() or shutil.which("npm") is None:
+        report.add(f"Skipped: needs Node.js/npm and the yardstick at {YARDSTICK}.\n")
+        return True
+    sizes = QUICK if quick else FULL
+    sizes = replace(sizes, runs=runs or sizes.runs)
+    plan = loads(sizes)
+    with _workdir() as work:
+        done = _rounds(work, plan, sizes.runs)
+    variants = [variant for group in GROUPS for variant in group]
+    return yardstick_report.write(report, sizes, plan, variants, done)

@@ -124,6 +124,7 @@ class Server:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 env=self.environment(),
                 stdout=log,
