@@ -160,7 +160,7 @@ _BUMP_HEADS = (
 _INSERT_CHAT_CHANGE = (
     "INSERT INTO feed (user_type, user_id, pos, kind, chat_id, at) VALUES (?, ?, ?, 'chat', ?, ?)"
 )
-_INSERT_MESSAGE = (
+INSERT_MESSAGE = (
     "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
     "vendor_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?)"
@@ -222,7 +222,7 @@ class _Statements:
             m.client_message_id, m.created_at, m.recipient_online, m.delivered_at,
             key.customer_id, key.vendor_id, m.customer_pos, m.vendor_pos,
         )  # fmt: skip
-        await self.db.execute(_INSERT_MESSAGE, params)
+        await self.db.execute(INSERT_MESSAGE, params)
 
 
 def _chat(row: Sequence[Any]) -> Chat:

@@ -13,16 +13,16 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
 from slychat.identity import Role, User
-from slychat.ids import new_id, now_ms
+from slychat.ids import now_ms
 from slychat.models import Message
 from slychat.storage.database import Database
+from slychat.storage.feeds import lock_order
 from slychat.storage.send_batch import (
     MESSAGE_COLUMNS,
     ChatMissing,
@@ -32,6 +32,7 @@ from slychat.storage.send_batch import (
     message_from_row,
     store_batch,
 )
+from slychat.storage.send_setwise import store_setwise
 
 _FIRST_BY_CLIENT_IDS = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages m "
@@ -75,7 +76,7 @@ class PostgresSendStore:
                 try:
                     async with conn.transaction():
                         if all(item.chat_id is not None for item in batch):
-                            return await _store_set(conn, batch, now_ms())
+                            return await store_setwise(_Setwise(conn), batch, now_ms())
                         return await store_batch(_Driver(conn), batch, now_ms())
                 except asyncpg.UniqueViolationError as exc:
                     raise UniqueViolation(str(exc)) from exc
@@ -83,130 +84,60 @@ class PostgresSendStore:
         return await self.db.retrying(attempt)
 
 
-async def _store_set(conn: Any, batch: Sequence[Outgoing], now: int) -> list[Stored]:
-    """`batch`, whose chats all exist, in four statements."""
-    results: list[Stored | None] = [None] * len(batch)
-    first_in_batch: dict[tuple[str | None, str, str], int] = {}
-    retry_of: dict[int, int] = {}  # a retry within the batch -> the message it repeats
-    fresh: list[int] = []
-    stored_before = await _first_by_client_ids(conn, batch)
-    for i, item in enumerate(batch):
-        if item.client_message_id is not None:
-            key = (item.chat_id, item.sender.role.value, item.client_message_id)
-            if key in stored_before:
-                results[i] = Stored(stored_before[key], duplicate=True)
-                continue
-            if key in first_in_batch:
-                retry_of[i] = first_in_batch[key]
-                continue
-            first_in_batch[key] = i
-        fresh.append(i)
-    items = [batch[i] for i in fresh]
-    seqs = await _take_seqs(conn, items, now)
-    positions = await _take_positions(conn, items)
-    messages = [
-        Message(
-            id=new_id(),
-            chat_id=item.chat_id or "",
-            seq=seq,
-            sender=item.sender,
-            text=item.text,
-            created_at=now,
-            recipient_online=item.recipient_online,
-            client_message_id=item.client_message_id,
-            delivered_at=now if item.delivered else None,
-            customer_pos=customer_pos,
-            vendor_pos=vendor_pos,
+class _Setwise:
+    """The set-wise steps on asyncpg: each one statement over arrays (`unnest`)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def stored_before(self, asked: Sequence[Outgoing]) -> list[Message]:
+        if not asked:
+            return []
+        rows = await self.conn.fetch(
+            _FIRST_BY_CLIENT_IDS,
+            [item.chat_id for item in asked],
+            [item.sender.role.value for item in asked],
+            [item.client_message_id for item in asked],
         )
-        for item, seq, (customer_pos, vendor_pos) in zip(items, seqs, positions, strict=True)
-    ]
-    if messages:
-        await _insert(conn, items, messages, now)
-    for i, message in zip(fresh, messages, strict=True):
-        results[i] = Stored(message)
-    for i, first in retry_of.items():
-        results[i] = Stored(messages[fresh.index(first)], duplicate=True)
-    return [r for r in results if r is not None]  # every item got exactly one result
+        return [message_from_row(row) for row in rows]
 
+    async def take_seqs(self, counts: dict[str, int], now: int) -> dict[str, int]:
+        ids = sorted(counts)
+        rows = await self.conn.fetch(_BUMP_CHATS, ids, [counts[cid] for cid in ids], now)
+        if len(rows) != len(ids):
+            raise ChatMissing(", ".join(set(ids) - {row[0] for row in rows}))
+        return {row[0]: int(row[1]) - counts[row[0]] + 1 for row in rows}
 
-async def _first_by_client_ids(
-    conn: Any, batch: Sequence[Outgoing]
-) -> dict[tuple[str | None, str, str], Message]:
-    asked = [item for item in batch if item.client_message_id is not None]
-    if not asked:
-        return {}
-    rows = await conn.fetch(
-        _FIRST_BY_CLIENT_IDS,
-        [item.chat_id for item in asked],
-        [item.sender.role.value for item in asked],
-        [item.client_message_id for item in asked],
-    )
-    found: dict[tuple[str | None, str, str], Message] = {}
-    for row in rows:
-        m = message_from_row(row)
-        found[(m.chat_id, m.sender.role.value, m.client_message_id or "")] = m
-    return found
+    async def take_positions(self, counts: dict[User, int]) -> dict[User, int]:
+        users = sorted(counts, key=lock_order)
+        rows = await self.conn.fetch(
+            _BUMP_HEADS,
+            [u.role.value for u in users],
+            [u.id for u in users],
+            [counts[u] for u in users],
+        )
+        heads = {User(Role(t), int(uid)): int(pos) for t, uid, pos in rows}
+        return {user: head - counts[user] + 1 for user, head in heads.items()}
 
-
-async def _take_seqs(conn: Any, items: list[Outgoing], now: int) -> list[int]:
-    """Each item's `seq`, consecutive per chat in batch order."""
-    counts = Counter(item.chat_id for item in items)
-    ids = sorted(cid for cid in counts if cid is not None)
-    rows = await conn.fetch(_BUMP_CHATS, ids, [counts[cid] for cid in ids], now)
-    if len(rows) != len(ids):
-        raise ChatMissing(", ".join(set(ids) - {row[0] for row in rows}))
-    next_seq = {row[0]: int(row[1]) - counts[row[0]] + 1 for row in rows}
-    seqs = []
-    for item in items:
-        chat_id = item.chat_id or ""
-        seqs.append(next_seq[chat_id])
-        next_seq[chat_id] += 1
-    return seqs
-
-
-async def _take_positions(conn: Any, items: list[Outgoing]) -> list[tuple[int, int]]:
-    """Each item's (customer, vendor) feed positions, consecutive per user in batch order."""
-    counts: Counter[User] = Counter()
-    for item in items:
-        counts[User(Role.CUSTOMER, item.key.customer_id)] += 1
-        counts[User(Role.VENDOR, item.key.vendor_id)] += 1
-    users = sorted(counts, key=lambda u: (u.role is not Role.CUSTOMER, u.id))
-    rows = await conn.fetch(
-        _BUMP_HEADS,
-        [u.role.value for u in users],
-        [u.id for u in users],
-        [counts[u] for u in users],
-    )
-    next_pos = {User(Role(t), int(uid)): int(pos) - counts[User(Role(t), int(uid))] + 1
-                for t, uid, pos in rows}  # fmt: skip
-    positions = []
-    for item in items:
-        customer = User(Role.CUSTOMER, item.key.customer_id)
-        vendor = User(Role.VENDOR, item.key.vendor_id)
-        positions.append((next_pos[customer], next_pos[vendor]))
-        next_pos[customer] += 1
-        next_pos[vendor] += 1
-    return positions
-
-
-async def _insert(conn: Any, items: list[Outgoing], messages: list[Message], now: int) -> None:
-    await conn.execute(
-        _INSERT_MESSAGES,
-        [m.id for m in messages],
-        [m.chat_id for m in messages],
-        [m.seq for m in messages],
-        [m.sender.id for m in messages],
-        [m.sender.role.value for m in messages],
-        [m.text for m in messages],
-        [m.client_message_id for m in messages],
-        now,
-        [m.recipient_online for m in messages],
-        [item.delivered for item in items],
-        [item.key.customer_id for item in items],
-        [item.key.vendor_id for item in items],
-        [m.customer_pos for m in messages],
-        [m.vendor_pos for m in messages],
-    )
+    async def insert(self, items: Sequence[Outgoing], messages: Sequence[Message]) -> None:
+        now = messages[0].created_at
+        await self.conn.execute(
+            _INSERT_MESSAGES,
+            [m.id for m in messages],
+            [m.chat_id for m in messages],
+            [m.seq for m in messages],
+            [m.sender.id for m in messages],
+            [m.sender.role.value for m in messages],
+            [m.text for m in messages],
+            [m.client_message_id for m in messages],
+            now,
+            [m.recipient_online for m in messages],
+            [item.delivered for item in items],
+            [item.key.customer_id for item in items],
+            [item.key.vendor_id for item in items],
+            [m.customer_pos for m in messages],
+            [m.vendor_pos for m in messages],
+        )
 
 
 @functools.cache

@@ -1,18 +1,35 @@
 """The send path on SQLite: sqlite3 itself, on the event loop's thread.
 
 Every SQLite call here runs inline (`sqlite_inline.py`): each statement takes microseconds,
-and sqlite3 keeps them prepared.
+and sqlite3 keeps them prepared. A batch into chats that exist is stored set-wise
+(`send_setwise.py`) in six statements: SQLite has one writer, so inside `BEGIN IMMEDIATE`
+the current `seq` counters and feed heads can be read and then written back advanced,
+each step one statement over all the batch's rows (a JSON array, or `executemany`).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from slychat.identity import Role, User
 from slychat.ids import now_ms
+from slychat.models import Message
 from slychat.storage.database import Database
-from slychat.storage.send_batch import Outgoing, Stored, UniqueViolation, store_batch
+from slychat.storage.feeds import lock_order
+from slychat.storage.send_batch import (
+    INSERT_MESSAGE,
+    MESSAGE_COLUMNS,
+    ChatMissing,
+    Outgoing,
+    Stored,
+    UniqueViolation,
+    message_from_row,
+    store_batch,
+)
+from slychat.storage.send_setwise import store_setwise
 
 
 class SqliteSendStore:
@@ -24,7 +41,10 @@ class SqliteSendStore:
             async with self.db.write_lock(), self.db.driver_connection() as conn:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    stored = await store_batch(_Driver(conn), batch, now_ms())
+                    if all(item.chat_id is not None for item in batch):
+                        stored = await store_setwise(_Setwise(conn), batch, now_ms())
+                    else:
+                        stored = await store_batch(_Driver(conn), batch, now_ms())
                     conn.execute("COMMIT")
                 except sqlite3.IntegrityError as exc:
                     _rollback(conn)
@@ -57,3 +77,61 @@ class _Driver:
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
         return self.conn.execute(sql, params).rowcount
+
+
+_STORED_BEFORE = (
+    f"SELECT {MESSAGE_COLUMNS} FROM json_each(?) AS k JOIN messages m "
+    "ON m.chat_id = json_extract(k.value, '$[0]') "
+    "AND m.sender_type = json_extract(k.value, '$[1]') "
+    "AND m.client_message_id = json_extract(k.value, '$[2]')"
+)
+_SEQS = "SELECT c.id, c.last_seq FROM json_each(?) AS k JOIN chats c ON c.id = k.value"
+_SET_SEQ = "UPDATE chats SET last_seq = ?, last_message_at = ?, updated_at = ? WHERE id = ?"
+_HEADS = (
+    "SELECT h.user_type, h.user_id, h.pos FROM json_each(?) AS k JOIN feed_heads h "
+    "ON h.user_type = json_extract(k.value, '$[0]') AND h.user_id = json_extract(k.value, '$[1]')"
+)
+_SET_HEAD = (
+    "INSERT INTO feed_heads (user_type, user_id, pos) VALUES (?, ?, ?) "
+    "ON CONFLICT (user_type, user_id) DO UPDATE SET pos = excluded.pos"
+)
+
+
+class _Setwise:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def stored_before(self, asked: Sequence[Outgoing]) -> list[Message]:
+        if not asked:
+            return []
+        keys = [(i.chat_id, i.sender.role.value, i.client_message_id) for i in asked]
+        rows = self.conn.execute(_STORED_BEFORE, (json.dumps(keys),)).fetchall()
+        return [message_from_row(row) for row in rows]
+
+    async def take_seqs(self, counts: dict[str, int], now: int) -> dict[str, int]:
+        rows = self.conn.execute(_SEQS, (json.dumps(list(counts)),)).fetchall()
+        if len(rows) != len(counts):
+            raise ChatMissing(", ".join(set(counts) - {row[0] for row in rows}))
+        self.conn.executemany(_SET_SEQ, ((last + counts[cid], now, now, cid) for cid, last in rows))
+        return {cid: last + 1 for cid, last in rows}
+
+    async def take_positions(self, counts: dict[User, int]) -> dict[User, int]:
+        users = sorted(counts, key=lock_order)
+        keys = json.dumps([(u.role.value, u.id) for u in users])
+        heads = {User(Role(t), uid): pos for t, uid, pos in self.conn.execute(_HEADS, (keys,))}
+        first = {u: heads.get(u, 0) + 1 for u in users}
+        self.conn.executemany(
+            _SET_HEAD, ((u.role.value, u.id, first[u] + counts[u] - 1) for u in users)
+        )
+        return first
+
+    async def insert(self, items: Sequence[Outgoing], messages: Sequence[Message]) -> None:
+        self.conn.executemany(
+            INSERT_MESSAGE,
+            (
+                (m.id, m.chat_id, m.seq, m.sender.id, m.sender.role.value, m.text,
+                 m.client_message_id, m.created_at, m.recipient_online, m.delivered_at,
+                 item.key.customer_id, item.key.vendor_id, m.customer_pos, m.vendor_pos)
+                for item, m in zip(items, messages, strict=True)
+            ),
+        )  # fmt: skip

@@ -31,6 +31,7 @@ class Presenter:
     def __init__(self, namespace: Any, cursors: CursorCodec) -> None:
         self.namespace = namespace  # the socketio namespace the events are emitted on
         self.cursors = cursors
+        self._last_message: tuple[Message, User, wire.Json] | None = None
 
     async def emit(self, event: str, body: wire.Json, to: str | list[str]) -> None:
         await self.namespace.emit(event, body, to=to)
@@ -64,7 +65,13 @@ class Presenter:
         return cursor
 
     def message(self, m: Message, viewer: User) -> wire.Json:
-        return wire.message(m, self.cursor_of(viewer)(m))
+        # A sender's ack is the copy of the message just emitted to them: build it once.
+        last = self._last_message
+        if last is not None and last[0] is m and last[1] == viewer:
+            return last[2]
+        body = wire.message(m, self.cursor_of(viewer)(m))
+        self._last_message = (m, viewer, body)
+        return body
 
     def chat(self, view: ChatView, viewer: User) -> wire.Json:
         return wire.chat(view, self.cursor_of(viewer))
