@@ -1,8 +1,10 @@
-"""engine.io's websocket writer, waiting on its queue without a task per wake-up."""
+"""engine.io's websocket loop as slychat runs it: no task or timer per message, and a
+socket closed by the ping monitor still ends its websocket."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import engineio
 from engineio import packet
@@ -10,38 +12,78 @@ from engineio import packet
 from slychat.transport.engine import WebsocketSocket
 
 
-def _socket() -> WebsocketSocket:
-    socket = WebsocketSocket(engineio.AsyncServer(async_mode="asgi"), "sid")
-    socket.upgraded = True
+class FakeWebsocket:
+    """engine.io's view of a websocket: frames in, frames out, close."""
+
+    def __init__(self) -> None:
+        self.inbound: asyncio.Queue[str | None] = asyncio.Queue()
+        self.sent: list[str] = []
+        self.closed = asyncio.Event()
+
+    async def wait(self) -> str:
+        data = await self.inbound.get()
+        if data is None:
+            raise OSError("disconnected")
+        return data
+
+    async def send(self, data: str) -> None:
+        self.sent.append(data)
+
+    async def close(self) -> None:
+        self.closed.set()
+        await self.inbound.put(None)  # the server closing ends the client's side too
+
+
+def _socket(received: list[Any]) -> WebsocketSocket:
+    server = engineio.AsyncServer(async_mode="asgi")
+
+    @server.on("message")  # type: ignore[untyped-decorator]
+    async def message(_sid: str, data: Any) -> None:
+        received.append(data)
+
+    socket = WebsocketSocket(server, "sid")
+    server.sockets["sid"] = socket
     return socket
 
 
-async def test_a_wake_up_takes_everything_queued_in_order() -> None:
-    socket = _socket()
-    sent = [packet.Packet(packet.MESSAGE, f"m{i}") for i in range(3)]
-    for p in sent:
-        await socket.queue.put(p)
+async def test_frames_are_received_in_order_and_packets_sent() -> None:
+    received: list[Any] = []
+    socket = _socket(received)
+    ws = FakeWebsocket()
+    serving = asyncio.ensure_future(socket._websocket_handler(ws))
+    for i in range(3):
+        await ws.inbound.put(packet.Packet(packet.MESSAGE, f"in{i}").encode())
+    await socket.send(packet.Packet(packet.MESSAGE, "out"))
+    await ws.inbound.put(None)  # the client goes away
 
-    assert await socket.poll() == sent
+    await asyncio.wait_for(serving, 5)
+
+    assert received == ["in0", "in1", "in2"]
+    assert ws.sent == [packet.Packet(packet.MESSAGE, "out").encode()]
+    assert ws.closed.is_set()
+    assert socket.closed
 
 
-async def test_the_writer_waits_for_a_packet() -> None:
-    socket = _socket()
-    waiting = asyncio.ensure_future(socket.poll())
+async def test_a_socket_closed_by_the_ping_monitor_ends_its_websocket() -> None:
+    socket = _socket([])
+    ws = FakeWebsocket()
+    serving = asyncio.ensure_future(socket._websocket_handler(ws))
     await asyncio.sleep(0)
-    assert not waiting.done()
 
-    one = packet.Packet(packet.MESSAGE, "late")
-    await socket.queue.put(one)
+    # What engine.io's monitor does to a client that stopped answering pings.
+    await socket.close(wait=False, abort=False)
 
-    assert await waiting == [one]
+    await asyncio.wait_for(serving, 5)
+    assert ws.sent == [packet.Packet(packet.CLOSE).encode()]
+    assert ws.closed.is_set()
 
 
-async def test_the_end_comes_after_what_was_queued_before_it() -> None:
-    socket = _socket()
-    last = packet.Packet(packet.MESSAGE, "last words")
-    await socket.queue.put(last)
+async def test_a_wake_up_takes_everything_queued_up_to_the_end() -> None:
+    socket = _socket([])
+    queued = [packet.Packet(packet.MESSAGE, f"m{i}") for i in range(3)]
+    for p in queued:
+        await socket.queue.put(p)
     await socket.queue.put(None)
 
-    assert await socket.poll() == [last]
-    assert await socket.poll() == []  # then the writer stops
+    assert await socket._queued() == queued
+    assert await socket._queued() == []
