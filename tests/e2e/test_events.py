@@ -522,6 +522,9 @@ async def test_send_message_reaches_every_tab_of_both_parties(connect: UserFacto
     for tab in everyone:
         body = await tab.wait("receiveMessage", about(reply["id"]))
         assert received(body) == same(reply)
+    # Delivered at once: every copy of the sender's says so, and no messagesDelivered
+    # follows (that event is for messages that reach their recipient later).
+    assert is_iso(reply["deliveredAt"])
 
     # A retry with the same clientMessageId: the same message, nothing broadcast again.
     again = await vendor_tab.call("sendMessage", payload)
@@ -536,6 +539,8 @@ async def test_send_message_reaches_every_tab_of_both_parties(connect: UserFacto
         none_of(tab, "receiveMessage", about(first["id"]))  # a new chat comes as newChat
     for tab in (customer, customer_tab):
         none_of(tab, "newChat")
+    for tab in everyone:
+        none_of(tab, "messagesDelivered")
     chat = await load(customer, {"chatId": first["chatId"]})
     assert ids(chat["messages"]) == [first["id"], reply["id"]]
 

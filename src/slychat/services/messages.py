@@ -12,7 +12,7 @@ from slychat.ids import now_ms
 from slychat.models import Chat, ChatDetails, ChatKey, Message
 from slychat.services.chat_directory import ChatDirectory
 from slychat.services.chats import ChatRef
-from slychat.services.events import ChatStarted, Event, MessageDeleted, MessageSent, delivered
+from slychat.services.events import ChatStarted, Event, MessageDeleted, MessageSent
 from slychat.services.presence import PresenceService
 from slychat.services.sync import record_delivery
 from slychat.storage import feeds
@@ -44,12 +44,11 @@ class Sent:
             return []
         m = self.message
         recipient = self.key.counterpart_of(m.sender)
-        events: list[Event] = (
-            [ChatStarted(self.created, m, recipient), MessageSent(m, (m.sender,))]
-            if self.created is not None
-            else [MessageSent(m, (recipient, m.sender))]
-        )
-        return events + delivered([m] if m.delivered_at is not None else [])
+        # A message that reaches the recipient at once carries `deliveredAt` in the
+        # sender's own copy and ack; `messagesDelivered` is for deliveries that come later.
+        if self.created is not None:
+            return [ChatStarted(self.created, m, recipient), MessageSent(m, (m.sender,))]
+        return [MessageSent(m, (recipient, m.sender))]
 
 
 class MessageService:
