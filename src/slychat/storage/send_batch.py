@@ -1,14 +1,25 @@
-"""The send path's storage: a batch of messages stored in one transaction.
+"""The send path's storage: a batch of messages in one transaction, stored set-wise.
 
 It runs on the database drivers directly (a third of a saturated server's time went to
-SQLAlchemy's statement machinery). The steps are written once, here; each dialect has one
-small module with its statements and its transaction: `send_sqlite.py`, `send_postgres.py`.
+SQLAlchemy's statement machinery), and each step is one statement over the whole batch,
+however large: find which messages are retries of stored ones, take each chat's next `seq`
+numbers, take each participant's next feed positions, insert every message. Chats that
+are not known to exist are found or created first, one by one (a conversation's first
+message is rare).
+
+Numbers are handed out in batch order, so messages of one chat, and changes in one user's
+feed, keep the order their senders were answered in. A retry within the batch (two tabs
+resending the same `clientMessageId`) is answered with the first one's message.
+
+The steps are written once, here; each engine has one small module with its statements
+and its transaction: `send_sqlite.py` and `send_postgres.py`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from slychat.identity import Role, User
@@ -19,8 +30,7 @@ from slychat.models import Chat, ChatDetails, ChatKey, Message
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message to store. `chat_id` is set when the chat is known to exist; otherwise
-    `details` fill the chat that the message creates (unless a concurrent first message
-    created it already)."""
+    `details` fill the chat that the message creates (unless it exists by then)."""
 
     key: ChatKey
     chat_id: str | None
@@ -30,6 +40,14 @@ class Outgoing:
     recipient_online: bool
     delivered: bool
     details: ChatDetails | None = None
+
+    @property
+    def customer(self) -> User:
+        return User(Role.CUSTOMER, self.key.customer_id)
+
+    @property
+    def vendor(self) -> User:
+        return User(Role.VENDOR, self.key.vendor_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,77 +68,152 @@ class ChatMissing(Exception):
     """The message names a chat that does not exist and brings no details to create it."""
 
 
-class Driver(Protocol):
-    """A dialect's way to run the statements below on its driver's connection, inside an
-    open transaction. Parameters are written `?`."""
-
-    async def fetchrow(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None: ...
-
-    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]: ...
-
-    async def execute(self, sql: str, params: Sequence[Any]) -> int:
-        """Run `sql`; the number of rows it changed."""
-        ...
-
-
 class SendStore(Protocol):
     async def store(self, batch: Sequence[Outgoing]) -> list[Stored]:
         """Store every message of `batch` in one transaction, in order; all or nothing."""
         ...
 
 
-async def store_batch(driver: Driver, batch: Sequence[Outgoing], now: int) -> list[Stored]:
-    """Store each message of `batch` in order, inside the caller's open transaction."""
-    sql = _Statements(driver)
-    return [await _store_one(sql, item, now) for item in batch]
+ChatChange = tuple[User, int, str, int]  # user, position, chat id, at
 
 
-async def _store_one(sql: _Statements, item: Outgoing, now: int) -> Stored:
-    key = item.key
-    if item.client_message_id is not None:
-        first = await sql.first_by_client_id(item, item.client_message_id)
-        if first is not None:
-            return Stored(first, duplicate=True)
-    created: Chat | None = None
-    if item.chat_id is not None:
-        seq = await sql.bump_by_id(item.chat_id, now)
-        if seq is None:
-            raise ChatMissing(item.chat_id)
-        chat_id = item.chat_id
-    else:
-        chat = await sql.bump_by_key(key, now)
-        if chat is None:
-            if item.details is None:
-                raise ChatMissing(str(key))
-            inserted = await sql.insert_chat(key, item.details, now)
-            chat = await sql.bump_by_key(key, now)
-            if chat is None:  # pragma: no cover - inserted, or a concurrent insert won
-                raise ChatMissing(str(key))
-            created = chat if inserted else None
-        chat_id, seq = chat.id, chat.last_seq
-    # A new chat is a change in both feeds, just before its first message.
-    customer_pos, vendor_pos = await sql.bump_heads(key, 2 if created else 1)
-    if created is not None:
-        await sql.insert_chat_changes(key, chat_id, now, (customer_pos - 1, vendor_pos - 1))
-    message = Message(
-        id=new_id(),
-        chat_id=chat_id,
-        seq=seq,
-        sender=item.sender,
-        text=item.text,
-        created_at=now,
-        recipient_online=item.recipient_online,
-        client_message_id=item.client_message_id,
-        delivered_at=now if item.delivered else None,
-        customer_pos=customer_pos,
-        vendor_pos=vendor_pos,
-    )
-    await sql.insert_message(message, key)
-    return Stored(message, created=created)
+class Statements(Protocol):
+    """One engine's statements for the steps, inside its open transaction."""
+
+    async def open_chat(
+        self, key: ChatKey, details: ChatDetails | None, now: int
+    ) -> tuple[Chat, bool]:
+        """The chat at `key`, created from `details` unless it exists, and whether this
+        call created it; `ChatMissing` if it does not exist and there are no details."""
+        ...
+
+    async def stored_before(self, keys: Sequence[tuple[str, str, str]]) -> list[Message]:
+        """The stored messages these (chat, sender side, client id) name."""
+        ...
+
+    async def take_seqs(self, counts: dict[str, int], now: int) -> dict[str, int]:
+        """Reserve `counts[chat]` numbers in each chat; the first of each."""
+        ...
+
+    async def take_positions(self, counts: dict[User, int]) -> dict[User, int]:
+        """Reserve `counts[user]` positions in each user's feed; the first of each. Heads
+        are taken in the global lock order (`feeds.lock_order`)."""
+        ...
+
+    async def insert_chat_changes(self, changes: Sequence[ChatChange]) -> None: ...
+
+    async def insert_messages(
+        self, items: Sequence[Outgoing], messages: Sequence[Message]
+    ) -> None: ...
 
 
-# Columns are listed in the order `_chat` and `_message` read them.
-_CHAT = (
+async def store_batch(sql: Statements, batch: Sequence[Outgoing], now: int) -> list[Stored]:
+    """Store `batch` inside the caller's open transaction."""
+    items, created = await _open_chats(sql, batch, now)
+    asked = [_retry_key(item) for item in items if item.client_message_id is not None]
+    stored_before = {
+        (m.chat_id, m.sender.role.value, m.client_message_id or ""): m
+        for m in (await sql.stored_before(asked) if asked else [])
+    }
+    results: list[Stored | None] = [None] * len(items)
+    first_in_batch: dict[tuple[str, str, str], int] = {}
+    retries: dict[int, int] = {}  # a retry within the batch -> the item it repeats
+    fresh_at: list[int] = []
+    for i, item in enumerate(items):
+        if item.client_message_id is not None:
+            key = _retry_key(item)
+            if key in stored_before:
+                results[i] = Stored(stored_before[key], duplicate=True)
+                continue
+            if key in first_in_batch:
+                retries[i] = first_in_batch[key]
+                continue
+            first_in_batch[key] = i
+        fresh_at.append(i)
+    messages = await _number(sql, [items[i] for i in fresh_at], fresh_at, created, now)
+    stored = dict(zip(fresh_at, messages, strict=True))
+    for i, message in stored.items():
+        results[i] = Stored(message, created=created.get(i))
+    for i, first in retries.items():
+        results[i] = Stored(stored[first], duplicate=True)
+    return [r for r in results if r is not None]  # every item has exactly one
+
+
+async def _open_chats(
+    sql: Statements, batch: Sequence[Outgoing], now: int
+) -> tuple[list[Outgoing], dict[int, Chat]]:
+    """`batch` with every chat id known, and the chats that items created, by index."""
+    items: list[Outgoing] = []
+    created: dict[int, Chat] = {}
+    for i, item in enumerate(batch):
+        if item.chat_id is None:
+            chat, is_new = await sql.open_chat(item.key, item.details, now)
+            if is_new:
+                created[i] = chat
+            item = replace(item, chat_id=chat.id)
+        items.append(item)
+    return items, created
+
+
+def _retry_key(item: Outgoing) -> tuple[str, str, str]:
+    return (item.chat_id or "", item.sender.role.value, item.client_message_id or "")
+
+
+async def _number(
+    sql: Statements,
+    items: list[Outgoing],
+    indexes: list[int],
+    created: dict[int, Chat],
+    now: int,
+) -> list[Message]:
+    """Insert the messages of `items` with their `seq` and feed positions taken in batch
+    order; a chat one of them created is a change in both feeds just before it."""
+    if not items:
+        return []
+    next_seq = await sql.take_seqs(dict(Counter(item.chat_id or "" for item in items)), now)
+    feeds: Counter[User] = Counter()
+    for i, item in zip(indexes, items, strict=True):
+        steps = 2 if i in created else 1
+        feeds[item.customer] += steps
+        feeds[item.vendor] += steps
+    next_pos = await sql.take_positions(dict(feeds))
+    changes: list[ChatChange] = []
+    messages = []
+    for i, item in zip(indexes, items, strict=True):
+        chat_id = item.chat_id or ""
+        customer, vendor = item.customer, item.vendor
+        if i in created:
+            changes += [(u, _advance(next_pos, u), chat_id, now) for u in (customer, vendor)]
+        messages.append(
+            Message(
+                id=new_id(),
+                chat_id=chat_id,
+                seq=_advance(next_seq, chat_id),
+                sender=item.sender,
+                text=item.text,
+                created_at=now,
+                recipient_online=item.recipient_online,
+                client_message_id=item.client_message_id,
+                delivered_at=now if item.delivered else None,
+                customer_pos=_advance(next_pos, customer),
+                vendor_pos=_advance(next_pos, vendor),
+            )
+        )
+    if changes:
+        await sql.insert_chat_changes(changes)
+    await sql.insert_messages(items, messages)
+    return messages
+
+
+def _advance(counters: dict[Any, int], key: Any) -> int:
+    """The next number of `key`'s counter, then move it on."""
+    value = counters[key]
+    counters[key] = value + 1
+    return value
+
+
+# Columns are listed in the order `chat_from_row` and `message_from_row` read them.
+CHAT_COLUMNS = (
     "id, product_id, vendor_id, customer_id, product_image_url, product_price, product_name, "
     "store_logo_url, customer_profile_pic, customer_name, store_name, last_seq, "
     "last_message_at, created_at, updated_at"
@@ -130,102 +223,26 @@ MESSAGE_COLUMNS = (
     "m.recipient_online, m.client_message_id, m.read, m.read_at, m.delivered_at, "
     "m.deleted_at, m.customer_pos, m.vendor_pos"
 )
-_BY_CLIENT_ID = (
-    f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN chats c ON c.id = m.chat_id "
-    "WHERE c.product_id = ? AND c.vendor_id = ? AND c.customer_id = ? "
-    "AND m.sender_type = ? AND m.client_message_id = ?"
-)
-_BY_CLIENT_ID_IN_CHAT = (
-    f"SELECT {MESSAGE_COLUMNS} FROM messages m "
-    "WHERE m.chat_id = ? AND m.sender_type = ? AND m.client_message_id = ?"
-)
-# The UPDATE row-locks the chat until commit: concurrent senders in one chat queue here
-# and get consecutive numbers.
-_BUMP = "UPDATE chats SET last_seq = last_seq + 1, last_message_at = ?, updated_at = ? "
-_BUMP_BY_ID = _BUMP + "WHERE id = ? RETURNING last_seq"
-_BUMP_BY_KEY = (
-    _BUMP + f"WHERE product_id = ? AND vendor_id = ? AND customer_id = ? RETURNING {_CHAT}"
-)
-_INSERT_CHAT = (
-    f"INSERT INTO chats ({_CHAT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) "
-    "ON CONFLICT (product_id, vendor_id, customer_id) DO NOTHING"
-)
-# Customer first: the global lock order of feed heads (`feeds.lock_order`). The row locks
-# are held until commit, so each user's feed positions are handed out in commit order.
-_BUMP_HEADS = (
-    "INSERT INTO feed_heads (user_type, user_id, pos) VALUES ('CUSTOMER', ?, ?), "
-    "('VENDOR', ?, ?) ON CONFLICT (user_type, user_id) "
-    "DO UPDATE SET pos = feed_heads.pos + excluded.pos RETURNING user_type, pos"
-)
-_INSERT_CHAT_CHANGE = (
-    "INSERT INTO feed (user_type, user_id, pos, kind, chat_id, at) VALUES (?, ?, ?, 'chat', ?, ?)"
-)
-INSERT_MESSAGE = (
-    "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
-    "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
-    "vendor_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?)"
-)
 
 
-class _Statements:
-    def __init__(self, driver: Driver) -> None:
-        self.db = driver
-
-    async def first_by_client_id(self, item: Outgoing, client_message_id: str) -> Message | None:
-        """The message `item`'s sender already stored in its chat under this client id."""
-        role = item.sender.role.value
-        if item.chat_id is not None:
-            params: tuple[Any, ...] = (item.chat_id, role, client_message_id)
-            row = await self.db.fetchrow(_BY_CLIENT_ID_IN_CHAT, params)
-        else:
-            key = item.key
-            params = (key.product_id, key.vendor_id, key.customer_id, role, client_message_id)
-            row = await self.db.fetchrow(_BY_CLIENT_ID, params)
-        return None if row is None else message_from_row(row)
-
-    async def bump_by_id(self, chat_id: str, now: int) -> int | None:
-        row = await self.db.fetchrow(_BUMP_BY_ID, (now, now, chat_id))
-        return None if row is None else int(row[0])
-
-    async def bump_by_key(self, key: ChatKey, now: int) -> Chat | None:
-        params = (now, now, key.product_id, key.vendor_id, key.customer_id)
-        row = await self.db.fetchrow(_BUMP_BY_KEY, params)
-        return None if row is None else _chat(row)
-
-    async def insert_chat(self, key: ChatKey, d: ChatDetails, now: int) -> bool:
-        """Create the chat unless it exists; whether this call created it."""
-        params = (
-            new_id(), key.product_id, key.vendor_id, key.customer_id, d.product_image_url,
-            d.product_price, d.product_name, d.store_logo_url, d.customer_profile_pic,
-            d.customer_name, d.store_name, now, now, now,
-        )  # fmt: skip
-        return await self.db.execute(_INSERT_CHAT, params) == 1
-
-    async def bump_heads(self, key: ChatKey, steps: int) -> tuple[int, int]:
-        """Advance both participants' feed heads by `steps`; (customer, vendor) heads."""
-        params = (key.customer_id, steps, key.vendor_id, steps)
-        heads = {row[0]: int(row[1]) for row in await self.db.fetchall(_BUMP_HEADS, params)}
-        return heads["CUSTOMER"], heads["VENDOR"]
-
-    async def insert_chat_changes(
-        self, key: ChatKey, chat_id: str, at: int, pos: tuple[int, int]
-    ) -> None:
-        """The `chat` change in both feeds, at (customer, vendor) positions `pos`."""
-        await self.db.execute(
-            _INSERT_CHAT_CHANGE, ("CUSTOMER", key.customer_id, pos[0], chat_id, at)
-        )
-        await self.db.execute(_INSERT_CHAT_CHANGE, ("VENDOR", key.vendor_id, pos[1], chat_id, at))
-
-    async def insert_message(self, m: Message, key: ChatKey) -> None:
-        params = (
-            m.id, m.chat_id, m.seq, m.sender.id, m.sender.role.value, m.text,
-            m.client_message_id, m.created_at, m.recipient_online, m.delivered_at,
-            key.customer_id, key.vendor_id, m.customer_pos, m.vendor_pos,
-        )  # fmt: skip
-        await self.db.execute(INSERT_MESSAGE, params)
+def new_chat(key: ChatKey, details: ChatDetails, now: int) -> Chat:
+    """A chat as `open_chat` creates it."""
+    return Chat(new_id(), key, details, last_seq=0, last_message_at=now, created_at=now,
+                updated_at=now)  # fmt: skip
 
 
-def _chat(row: Sequence[Any]) -> Chat:
+def chat_row(chat: Chat) -> tuple[Any, ...]:
+    """`chat` as the values of `CHAT_COLUMNS`."""
+    k, d = chat.key, chat.details
+    return (
+        chat.id, k.product_id, k.vendor_id, k.customer_id, d.product_image_url,
+        d.product_price, d.product_name, d.store_logo_url, d.customer_profile_pic,
+        d.customer_name, d.store_name, chat.last_seq, chat.last_message_at, chat.created_at,
+        chat.updated_at,
+    )  # fmt: skip
+
+
+def chat_from_row(row: Sequence[Any]) -> Chat:
     return Chat(
         id=row[0],
         key=ChatKey(row[1], row[2], row[3]),

@@ -1,47 +1,55 @@
-"""The send path on PostgreSQL: asyncpg itself, a batch in a handful of statements.
+"""The send path on PostgreSQL: asyncpg itself, each step one statement over arrays.
 
-Each statement is a round trip, so a batch of messages into chats that exist is stored
-set-wise: one lookup of retried client ids, one UPDATE that takes every chat's next `seq`
-numbers, one upsert that advances every participant's feed head, one INSERT of every
-message; five round trips with the commit, however large the batch, and one WAL flush. A
-batch that creates a chat (rare: the first message of a conversation) goes message by
-message through the shared steps of `send_batch.py`.
+Each statement is a round trip, so every step of a batch is one statement over arrays
+(`unnest`): five round trips with the commit, however large the batch, and one WAL flush.
+asyncpg prepares each statement once per connection and keeps it. Row locks are taken in
+one order by every process (chats by id, feed heads customers first), which keeps
+concurrent batches from deadlocking; they are held until commit, so each chat's `seq` and
+each user's feed positions are handed out in commit order.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import re
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
 from slychat.identity import Role, User
 from slychat.ids import now_ms
-from slychat.models import Message
+from slychat.models import Chat, ChatDetails, ChatKey, Message
 from slychat.storage.database import Database
 from slychat.storage.feeds import lock_order
 from slychat.storage.send_batch import (
+    CHAT_COLUMNS,
     MESSAGE_COLUMNS,
+    ChatChange,
     ChatMissing,
     Outgoing,
     Stored,
     UniqueViolation,
+    chat_from_row,
+    chat_row,
     message_from_row,
+    new_chat,
     store_batch,
 )
-from slychat.storage.send_setwise import store_setwise
 
-_FIRST_BY_CLIENT_IDS = (
+_CHAT_BY_KEY = (
+    f"SELECT {CHAT_COLUMNS} FROM chats "
+    "WHERE product_id = $1 AND vendor_id = $2 AND customer_id = $3"
+)
+# A concurrent first message's INSERT waits for the other's commit, then does nothing.
+_INSERT_CHAT = (
+    f"INSERT INTO chats ({CHAT_COLUMNS}) VALUES "
+    f"({', '.join(f'${n}' for n in range(1, 16))}) "
+    f"ON CONFLICT (product_id, vendor_id, customer_id) DO NOTHING RETURNING {CHAT_COLUMNS}"
+)
+_STORED_BEFORE = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages m "
     "JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(chat_id, sender_type, client_id) "
     "ON m.chat_id = k.chat_id AND m.sender_type = k.sender_type "
     "AND m.client_message_id = k.client_id"
 )
-# Chats in id order and heads in the global lock order (`feeds.lock_order`): concurrent
-# batches take their row locks in one order, which keeps deadlocks away.
 _BUMP_CHATS = (
     "UPDATE chats c SET last_seq = c.last_seq + v.n, "
     "last_message_at = $3::bigint, updated_at = $3::bigint "
@@ -54,15 +62,21 @@ _BUMP_HEADS = (
     "ON CONFLICT (user_type, user_id) DO UPDATE SET pos = feed_heads.pos + excluded.pos "
     "RETURNING user_type, user_id, pos"
 )
+_INSERT_CHAT_CHANGES = (
+    "INSERT INTO feed (user_type, user_id, pos, kind, chat_id, at) "
+    "SELECT t, u, p, 'chat', c, $5::bigint "
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS v(t, u, p, c)"
+)
 _INSERT_MESSAGES = (
     "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
     "vendor_pos) SELECT id, chat_id, seq, sender_id, sender_type, text, client_id, $8::bigint, "
-    "online, FALSE, CASE WHEN delivered THEN $8::bigint END, customer_id, vendor_id, customer_pos, "
-    "vendor_pos FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], "
-    "$6::text[], $7::text[], $9::boolean[], $10::boolean[], $11::bigint[], $12::bigint[], "
-    "$13::bigint[], $14::bigint[]) AS v(id, chat_id, seq, sender_id, sender_type, text, "
-    "client_id, online, delivered, customer_id, vendor_id, customer_pos, vendor_pos)"
+    "online, FALSE, CASE WHEN delivered THEN $8::bigint END, customer_id, vendor_id, "
+    "customer_pos, vendor_pos FROM unnest($1::text[], $2::text[], $3::bigint[], "
+    "$4::bigint[], $5::text[], $6::text[], $7::text[], $9::boolean[], $10::boolean[], "
+    "$11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[]) AS v(id, chat_id, seq, "
+    "sender_id, sender_type, text, client_id, online, delivered, customer_id, vendor_id, "
+    "customer_pos, vendor_pos)"
 )
 
 
@@ -75,30 +89,32 @@ class PostgresSendStore:
             async with self.db.driver_connection() as conn:
                 try:
                     async with conn.transaction():
-                        if all(item.chat_id is not None for item in batch):
-                            return await store_setwise(_Setwise(conn), batch, now_ms())
-                        return await store_batch(_Driver(conn), batch, now_ms())
+                        return await store_batch(_Statements(conn), batch, now_ms())
                 except asyncpg.UniqueViolationError as exc:
                     raise UniqueViolation(str(exc)) from exc
 
         return await self.db.retrying(attempt)
 
 
-class _Setwise:
-    """The set-wise steps on asyncpg: each one statement over arrays (`unnest`)."""
-
+class _Statements:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def stored_before(self, asked: Sequence[Outgoing]) -> list[Message]:
-        if not asked:
-            return []
-        rows = await self.conn.fetch(
-            _FIRST_BY_CLIENT_IDS,
-            [item.chat_id for item in asked],
-            [item.sender.role.value for item in asked],
-            [item.client_message_id for item in asked],
-        )
+    async def open_chat(
+        self, key: ChatKey, details: ChatDetails | None, now: int
+    ) -> tuple[Chat, bool]:
+        if details is not None:
+            row = await self.conn.fetchrow(_INSERT_CHAT, *chat_row(new_chat(key, details, now)))
+            if row is not None:
+                return chat_from_row(row), True
+        row = await self.conn.fetchrow(_CHAT_BY_KEY, key.product_id, key.vendor_id, key.customer_id)
+        if row is None:
+            raise ChatMissing(str(key))
+        return chat_from_row(row), False
+
+    async def stored_before(self, keys: Sequence[tuple[str, str, str]]) -> list[Message]:
+        columns = list(zip(*keys, strict=True))
+        rows = await self.conn.fetch(_STORED_BEFORE, *columns)
         return [message_from_row(row) for row in rows]
 
     async def take_seqs(self, counts: dict[str, int], now: int) -> dict[str, int]:
@@ -119,8 +135,17 @@ class _Setwise:
         heads = {User(Role(t), int(uid)): int(pos) for t, uid, pos in rows}
         return {user: head - counts[user] + 1 for user, head in heads.items()}
 
-    async def insert(self, items: Sequence[Outgoing], messages: Sequence[Message]) -> None:
-        now = messages[0].created_at
+    async def insert_chat_changes(self, changes: Sequence[ChatChange]) -> None:
+        await self.conn.execute(
+            _INSERT_CHAT_CHANGES,
+            [u.role.value for u, _, _, _ in changes],
+            [u.id for u, _, _, _ in changes],
+            [pos for _, pos, _, _ in changes],
+            [chat_id for _, _, chat_id, _ in changes],
+            changes[0][3],
+        )
+
+    async def insert_messages(self, items: Sequence[Outgoing], messages: Sequence[Message]) -> None:
         await self.conn.execute(
             _INSERT_MESSAGES,
             [m.id for m in messages],
@@ -130,7 +155,7 @@ class _Setwise:
             [m.sender.role.value for m in messages],
             [m.text for m in messages],
             [m.client_message_id for m in messages],
-            now,
+            messages[0].created_at,
             [m.recipient_online for m in messages],
             [item.delivered for item in items],
             [item.key.customer_id for item in items],
@@ -138,28 +163,3 @@ class _Setwise:
             [m.customer_pos for m in messages],
             [m.vendor_pos for m in messages],
         )
-
-
-@functools.cache
-def _numbered(sql: str) -> str:
-    """`?` placeholders as PostgreSQL's `$1, $2, …`."""
-    counter = itertools.count(1)
-    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
-
-
-class _Driver:
-    """The shared steps' statements on asyncpg, for batches that create a chat."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    async def fetchrow(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        row: Sequence[Any] | None = await self.conn.fetchrow(_numbered(sql), *params)
-        return row
-
-    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return list(await self.conn.fetch(_numbered(sql), *params))
-
-    async def execute(self, sql: str, params: Sequence[Any]) -> int:
-        status: str = await self.conn.execute(_numbered(sql), *params)
-        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 1", "UPDATE 3"

@@ -1,10 +1,10 @@
 """The send path on SQLite: sqlite3 itself, on the event loop's thread.
 
 Every SQLite call here runs inline (`sqlite_inline.py`): each statement takes microseconds,
-and sqlite3 keeps them prepared. A batch into chats that exist is stored set-wise
-(`send_setwise.py`) in six statements: SQLite has one writer, so inside `BEGIN IMMEDIATE`
-the current `seq` counters and feed heads can be read and then written back advanced,
-each step one statement over all the batch's rows (a JSON array, or `executemany`).
+and sqlite3 keeps them prepared. SQLite has one writer, so inside `BEGIN IMMEDIATE` the
+current `seq` counters and feed heads are read and then written back advanced; each step
+is one statement over all the batch's rows (a JSON array read with `json_each`, or
+`executemany`).
 """
 
 from __future__ import annotations
@@ -12,24 +12,55 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 from slychat.identity import Role, User
 from slychat.ids import now_ms
-from slychat.models import Message
+from slychat.models import Chat, ChatDetails, ChatKey, Message
 from slychat.storage.database import Database
 from slychat.storage.feeds import lock_order
 from slychat.storage.send_batch import (
-    INSERT_MESSAGE,
+    CHAT_COLUMNS,
     MESSAGE_COLUMNS,
+    ChatChange,
     ChatMissing,
     Outgoing,
     Stored,
     UniqueViolation,
+    chat_from_row,
+    chat_row,
     message_from_row,
+    new_chat,
     store_batch,
 )
-from slychat.storage.send_setwise import store_setwise
+
+_CHAT_BY_KEY = (
+    f"SELECT {CHAT_COLUMNS} FROM chats WHERE product_id = ? AND vendor_id = ? AND customer_id = ?"
+)
+_INSERT_CHAT = f"INSERT INTO chats ({CHAT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_STORED_BEFORE = (
+    f"SELECT {MESSAGE_COLUMNS} FROM json_each(?) AS k JOIN messages m "
+    "ON m.chat_id = json_extract(k.value, '$[0]') "
+    "AND m.sender_type = json_extract(k.value, '$[1]') "
+    "AND m.client_message_id = json_extract(k.value, '$[2]')"
+)
+_SEQS = "SELECT c.id, c.last_seq FROM json_each(?) AS k JOIN chats c ON c.id = k.value"
+_SET_SEQ = "UPDATE chats SET last_seq = ?, last_message_at = ?, updated_at = ? WHERE id = ?"
+_HEADS = (
+    "SELECT h.user_type, h.user_id, h.pos FROM json_each(?) AS k JOIN feed_heads h "
+    "ON h.user_type = json_extract(k.value, '$[0]') AND h.user_id = json_extract(k.value, '$[1]')"
+)
+_SET_HEAD = (
+    "INSERT INTO feed_heads (user_type, user_id, pos) VALUES (?, ?, ?) "
+    "ON CONFLICT (user_type, user_id) DO UPDATE SET pos = excluded.pos"
+)
+_INSERT_CHAT_CHANGE = (
+    "INSERT INTO feed (user_type, user_id, pos, kind, chat_id, at) VALUES (?, ?, ?, 'chat', ?, ?)"
+)
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
+    "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
+    "vendor_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?)"
+)
 
 
 class SqliteSendStore:
@@ -41,10 +72,7 @@ class SqliteSendStore:
             async with self.db.write_lock(), self.db.driver_connection() as conn:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    if all(item.chat_id is not None for item in batch):
-                        stored = await store_setwise(_Setwise(conn), batch, now_ms())
-                    else:
-                        stored = await store_batch(_Driver(conn), batch, now_ms())
+                    stored = await store_batch(_Statements(conn), batch, now_ms())
                     conn.execute("COMMIT")
                 except sqlite3.IntegrityError as exc:
                     _rollback(conn)
@@ -62,49 +90,27 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-class _Driver:
+class _Statements:
+    """Each statement is read to the end: one left mid-way keeps its read snapshot open,
+    and then SQLite can never start the WAL over (see `sqlite_checkpoint.py`)."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    async def fetchrow(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        # Read to the end: a statement left mid-way keeps its read snapshot open, and
-        # then SQLite can never start the WAL over (see `sqlite_checkpoint.py`).
-        rows = self.conn.execute(sql, params).fetchall()
-        return rows[0] if rows else None
+    async def open_chat(
+        self, key: ChatKey, details: ChatDetails | None, now: int
+    ) -> tuple[Chat, bool]:
+        params = (key.product_id, key.vendor_id, key.customer_id)
+        rows = self.conn.execute(_CHAT_BY_KEY, params).fetchall()
+        if rows:
+            return chat_from_row(rows[0]), False
+        if details is None:
+            raise ChatMissing(str(key))
+        chat = new_chat(key, details, now)
+        self.conn.execute(_INSERT_CHAT, chat_row(chat))
+        return chat, True
 
-    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return self.conn.execute(sql, params).fetchall()
-
-    async def execute(self, sql: str, params: Sequence[Any]) -> int:
-        return self.conn.execute(sql, params).rowcount
-
-
-_STORED_BEFORE = (
-    f"SELECT {MESSAGE_COLUMNS} FROM json_each(?) AS k JOIN messages m "
-    "ON m.chat_id = json_extract(k.value, '$[0]') "
-    "AND m.sender_type = json_extract(k.value, '$[1]') "
-    "AND m.client_message_id = json_extract(k.value, '$[2]')"
-)
-_SEQS = "SELECT c.id, c.last_seq FROM json_each(?) AS k JOIN chats c ON c.id = k.value"
-_SET_SEQ = "UPDATE chats SET last_seq = ?, last_message_at = ?, updated_at = ? WHERE id = ?"
-_HEADS = (
-    "SELECT h.user_type, h.user_id, h.pos FROM json_each(?) AS k JOIN feed_heads h "
-    "ON h.user_type = json_extract(k.value, '$[0]') AND h.user_id = json_extract(k.value, '$[1]')"
-)
-_SET_HEAD = (
-    "INSERT INTO feed_heads (user_type, user_id, pos) VALUES (?, ?, ?) "
-    "ON CONFLICT (user_type, user_id) DO UPDATE SET pos = excluded.pos"
-)
-
-
-class _Setwise:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    async def stored_before(self, asked: Sequence[Outgoing]) -> list[Message]:
-        if not asked:
-            return []
-        keys = [(i.chat_id, i.sender.role.value, i.client_message_id) for i in asked]
+    async def stored_before(self, keys: Sequence[tuple[str, str, str]]) -> list[Message]:
         rows = self.conn.execute(_STORED_BEFORE, (json.dumps(keys),)).fetchall()
         return [message_from_row(row) for row in rows]
 
@@ -118,16 +124,23 @@ class _Setwise:
     async def take_positions(self, counts: dict[User, int]) -> dict[User, int]:
         users = sorted(counts, key=lock_order)
         keys = json.dumps([(u.role.value, u.id) for u in users])
-        heads = {User(Role(t), uid): pos for t, uid, pos in self.conn.execute(_HEADS, (keys,))}
+        rows = self.conn.execute(_HEADS, (keys,)).fetchall()
+        heads = {User(Role(t), uid): pos for t, uid, pos in rows}
         first = {u: heads.get(u, 0) + 1 for u in users}
         self.conn.executemany(
             _SET_HEAD, ((u.role.value, u.id, first[u] + counts[u] - 1) for u in users)
         )
         return first
 
-    async def insert(self, items: Sequence[Outgoing], messages: Sequence[Message]) -> None:
+    async def insert_chat_changes(self, changes: Sequence[ChatChange]) -> None:
         self.conn.executemany(
-            INSERT_MESSAGE,
+            _INSERT_CHAT_CHANGE,
+            ((u.role.value, u.id, pos, chat_id, at) for u, pos, chat_id, at in changes),
+        )
+
+    async def insert_messages(self, items: Sequence[Outgoing], messages: Sequence[Message]) -> None:
+        self.conn.executemany(
+            _INSERT_MESSAGE,
             (
                 (m.id, m.chat_id, m.seq, m.sender.id, m.sender.role.value, m.text,
                  m.client_message_id, m.created_at, m.recipient_online, m.delivered_at,
