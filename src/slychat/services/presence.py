@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slychat.errors import Forbidden
@@ -47,13 +48,13 @@ class PresenceService:
     async def is_online(self, user: User) -> bool:
         return await self.registry.count(PRESENCE, user) > 0
 
-    async def wait_online(self, user: User, grace: float, still_wanted: asyncio.Event) -> bool:
+    async def wait_online(self, user: User, grace: float, still_wanted: Callable[[], bool]) -> bool:
         """Whether `user` is online, waiting up to `grace` seconds for a /presence
-        handshake that races this one; gives up early when `still_wanted` is cleared."""
+        handshake that races this one; gives up early once `still_wanted()` is false."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while not await self.is_online(user):
-            if loop.time() >= deadline or not still_wanted.is_set():
+            if loop.time() >= deadline or not still_wanted():
                 return False
             await asyncio.sleep(0.02)
         return True

@@ -21,46 +21,30 @@ _RESERVED = frozenset({"connect", "disconnect", "connect_error"})
 
 
 class Session:
-    """One socket's user and handshake state.
+    """One socket's user and handshake state, kept small: a server holds thousands.
 
     The server runs each socket's events one at a time, in arrival order, on the socket's
     own reader (`async_handlers=False`), so two messages sent back to back are stored in
-    order without any lock. Events that arrive during the /chat handshake wait for it.
+    order without any lock. Events that arrive during the /chat handshake wait for it:
+    `opening` is its outcome while it runs, and None once the socket is open.
     """
 
-    __slots__ = ("alive", "opened", "tasks", "user")
+    __slots__ = ("alive", "opening", "user")
 
-    def __init__(self, user: User, opened: asyncio.Future[bool]) -> None:
+    def __init__(self, user: User, opening: asyncio.Future[bool] | None = None) -> None:
         self.user = user
-        self.opened = opened  # True once the socket may send events
-        self.alive = asyncio.Event()
-        self.alive.set()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.opening = opening
+        self.alive = True  # until the socket disconnects
 
-    @classmethod
-    def opening(cls, user: User) -> Session:
-        """A session whose handshake is still to run."""
-        return cls(user, asyncio.get_running_loop().create_future())
+    async def is_open(self) -> bool:
+        return self.opening is None or await self.opening
 
-    @classmethod
-    def ready(cls, user: User) -> Session:
-        opened: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        opened.set_result(True)
-        return cls(user, opened)
-
-    def close(self) -> None:
-        self.alive.clear()
-
-    def spawn(self, work: Awaitable[None]) -> None:
-        """Run `work` beside the handlers; its failure is logged, never lost."""
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background work of %s failed", self.user.key, exc_info=task.exception())
+    def opened(self, ok: bool) -> None:
+        """The handshake is over: events may run (`ok`), or are refused."""
+        if self.opening is not None and not self.opening.done():
+            self.opening.set_result(ok)
+        if ok:
+            self.opening = None
 
 
 class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -70,6 +54,19 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__(path)
         self.c = container
         self.sessions: dict[str, Session] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Awaitable[None], user: User) -> None:
+        """Run `work` beside the handlers; its failure is logged, never lost."""
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._background.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("background work of %s failed", user.key, exc_info=task.exception())
+
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(finished)
 
     async def trigger_event(self, event: Any, *args: Any) -> Any:
         """Route client events; drop what a client may not trigger.
@@ -106,7 +103,7 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         session = self.sessions.get(sid)
         if session is None:
             return None
-        if not await session.opened:
+        if not await session.is_open():
             return await self.fail(sid, Invalid("The connection is not ready"))
         try:
             return await action(session, parse(model, args))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -42,39 +43,39 @@ class ChatNamespace(Namespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         user = authenticate(self.c.tokens, environ, auth, _CHAT_ROLES)
-        session = Session.opening(user)
+        session = Session(user, asyncio.get_running_loop().create_future())
         self.sessions[sid] = session
         since = auth.get("syncCursor") if isinstance(auth, dict) else None
         # The rest needs the connection accepted first, and may wait for /presence.
-        session.spawn(self._open(sid, session, since if isinstance(since, str) else None))
+        self.spawn(self._open(sid, session, since if isinstance(since, str) else None), user)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = self.sessions.pop(sid, None)
         if session is None:
             return
-        session.close()
+        session.alive = False
         await self.c.presence.chat_closed(session.user, sid)
 
     async def _open(self, sid: str, session: Session, since: str | None) -> None:
         try:
             await self._handshake(sid, session, since)
-            session.opened.set_result(True)
+            session.opened(True)
         except Exception as exc:
-            session.opened.set_result(False)
+            session.opened(False)
             # Without its chats the socket is no use: say why, and let the client retry.
             if not isinstance(exc, AppError):
                 log.exception("the /chat handshake of %s failed", session.user.key)
                 exc = Unavailable()
-            if session.alive.is_set():
+            if session.alive:
                 await self.fail(sid, exc)
                 await self.disconnect(sid)
 
     async def _handshake(self, sid: str, session: Session, since: str | None) -> None:
         user = session.user
         online = await self.c.presence.wait_online(
-            user, self.c.settings.presence_grace, session.alive
+            user, self.c.settings.presence_grace, lambda: session.alive
         )
-        if not session.alive.is_set():
+        if not session.alive:
             raise Invalid("The connection closed during its handshake")
         if not online:
             raise Invalid("Connect to the presence namespace first")
@@ -86,12 +87,12 @@ class ChatNamespace(Namespace):
         body = self.present.chats("Chats have been sent successfully", user, chats)
         await self.emit("userChats", body, to=sid)
         synced = False
-        if since is not None and session.alive.is_set():
+        if since is not None and session.alive:
             # A reconnecting client catches up from its cursor; its missed messages
             # come in the sync, so offlineMessages does not repeat them.
             page = await self._sync(sid, user, since, None)
             synced = not page.reset
-        if session.alive.is_set():
+        if session.alive:
             await self._send_offline(sid, user, empty=synced)
 
     # --- client events --------------------------------------------------------------------

@@ -21,12 +21,12 @@ class PresenceNamespace(Namespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         user = authenticate(self.c.tokens, environ, auth, _PRESENCE_ROLES)
-        session = Session.ready(user)
+        session = Session(user)
         self.sessions[sid] = session
         # Counted before the handshake completes, so a /chat handshake racing this one
         # finds the user online as early as possible.
         came_online = await self.c.presence.connected(user, sid)
-        session.spawn(self._announce_online(sid, user, came_online))
+        self.spawn(self._announce_online(sid, user, came_online), user)
 
     async def _announce_online(self, sid: str, user: User, came_online: bool) -> None:
         body = _online(user)
@@ -59,7 +59,7 @@ class PresenceNamespace(Namespace):
         session = self.sessions.pop(sid, None)
         if session is None:
             return
-        session.close()
+        session.alive = False
         user = session.user
         seen = await self.c.presence.disconnected(user, sid)
         if seen is not None:
