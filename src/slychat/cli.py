@@ -95,6 +95,11 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "lifespan": "on",
         # Chat frames are small: compressing each one cost more CPU than it saved bytes.
         "ws_per_message_deflate": False,
+        # Less memory per idle socket (see slychat.transport.websocket).
+        "ws": "slychat.transport.websocket:WebSocketProtocol",
+        # engine.io already pings every socket and drops one whose pong is late; uvicorn's
+        # own keepalive would be a second ping and timer per socket.
+        "ws_ping_interval": None,
     }
 
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import engineio
 import socketio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
+
+from slychat.transport.light_queue import LightQueue
 
 
 class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
@@ -85,7 +88,16 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
         return packets
 
 
+class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    def create_queue(self, *args: Any, **kwargs: Any) -> LightQueue:
+        """Each socket's queue of packets to send: a `LightQueue`, small while empty."""
+        return LightQueue()
+
+
 class Server(socketio.AsyncServer):  # type: ignore[misc]
+    def _engineio_server_class(self) -> type[EngineServer]:
+        return EngineServer
+
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         # engine.io has just made the socket and has not started serving it yet.
         socket = self.eio.sockets.get(eio_sid)
