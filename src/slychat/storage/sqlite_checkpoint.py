@@ -6,11 +6,12 @@ was a tenth of all time. Every connection here turns that off, and this loop che
 a few times a second from its own connection in a thread; sqlite3 releases the GIL while
 it copies and syncs, so the event loop goes on serving.
 
-Each round checkpoints twice. The first pass copies the bulk while writes go on. But
-SQLite starts the WAL over only when a write begins and finds it fully copied, which
-under steady load never happens if writes commit during every checkpoint: the WAL grew
-by gigabytes. So the second pass holds this process's write lock; it has only the pages
-written during the first pass to copy, and the next write starts the WAL over.
+Each round copies what it can while writes go on. But SQLite starts the WAL over only
+when a write begins and finds it fully copied, which under steady load never happens if
+writes commit during every checkpoint: the WAL grew by gigabytes. So once the WAL holds
+more than `_RESTART_FRAMES` pages, a second pass holds this process's write lock; it has
+only the pages written since the first pass to copy (a few milliseconds of sends wait),
+and the next write starts the WAL over.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# 32 MB of 4 KB pages: under full load a pause every second or so, and a WAL that stays
+# about that size on disk.
+_RESTART_FRAMES = 8192
+
+
 async def checkpoint_forever(
-    path: str, write_lock: AbstractAsyncContextManager[Any], interval: float = 0.2
+    path: str, write_lock: AbstractAsyncContextManager[Any], interval: float = 0.1
 ) -> None:
     conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
     try:
@@ -34,14 +40,16 @@ async def checkpoint_forever(
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.to_thread(_checkpoint, conn)
-                async with write_lock:
-                    await asyncio.to_thread(_checkpoint, conn)
+                if await asyncio.to_thread(_checkpoint, conn) >= _RESTART_FRAMES:
+                    async with write_lock:
+                        await asyncio.to_thread(_checkpoint, conn)
             except sqlite3.Error as exc:  # another process is busy: the next round tries
                 log.debug("WAL checkpoint skipped: %s", exc)
     finally:
         conn.close()
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+def _checkpoint(conn: sqlite3.Connection) -> int:
+    """Copy what can be copied now; the pages the WAL holds since it last started over."""
+    [(_busy, frames, _copied)] = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    return int(frames)
