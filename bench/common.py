@@ -168,7 +168,6 @@ def wait_healthy(url: str, proc: subprocess.Popen[Any], log: Path, timeout: floa
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
 
 
-@dataclass
 @contextlib.contextmanager
 def running(database_url: str, *serve_args: str, **env: str) -> Iterator[Server]:
     """A migrated `slychat serve [serve_args]` on a free loopback port."""
