@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.identity import Role, User
 from slychat.models import FeedEntry
-from slychat.storage.repository import chat_from_row, message_from_row
+from slychat.storage.rows import chat_from_row, message_from_row
 from slychat.storage.tables import chats, feed, feed_heads, messages
 
 _INSERT_FEED = feed.insert()

@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.identity import Role, User
-from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.models import Chat, ChatKey, Message
+from slychat.storage.rows import chat_from_row, message_from_row
 from slychat.storage.tables import chats, last_seen, messages
 
 _live = messages.c.deleted_at.is_(None)
@@ -42,45 +43,6 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT on both engines."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table)
-
-
-def chat_from_row(row: Any) -> Chat:
-    return Chat(
-        id=row.id,
-        key=ChatKey(row.product_id, row.vendor_id, row.customer_id),
-        details=ChatDetails(
-            product_image_url=row.product_image_url,
-            product_price=row.product_price,
-            product_name=row.product_name,
-            store_logo_url=row.store_logo_url,
-            customer_profile_pic=row.customer_profile_pic,
-            customer_name=row.customer_name,
-            store_name=row.store_name,
-        ),
-        last_seq=row.last_seq,
-        last_message_at=row.last_message_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def message_from_row(row: Any) -> Message:
-    return Message(
-        id=row.id,
-        chat_id=row.chat_id,
-        seq=row.seq,
-        sender=User(Role(row.sender_type), row.sender_id),
-        text=row.text,
-        created_at=row.created_at,
-        recipient_online=bool(row.recipient_online),
-        client_message_id=row.client_message_id,
-        read=bool(row.read),
-        read_at=row.read_at,
-        delivered_at=row.delivered_at,
-        deleted_at=row.deleted_at,
-        customer_pos=row.customer_pos,
-        vendor_pos=row.vendor_pos,
-    )
 
 
 def _user_column(role: Role) -> Any:

@@ -212,62 +212,7 @@ def _advance(counters: dict[Any, int], key: Any) -> int:
     return value
 
 
-# Columns are listed in the order `chat_from_row` and `message_from_row` read them.
-CHAT_COLUMNS = (
-    "id, product_id, vendor_id, customer_id, product_image_url, product_price, product_name, "
-    "store_logo_url, customer_profile_pic, customer_name, store_name, last_seq, "
-    "last_message_at, created_at, updated_at"
-)
-MESSAGE_COLUMNS = (
-    "m.id, m.chat_id, m.seq, m.sender_id, m.sender_type, m.text, m.created_at, "
-    "m.recipient_online, m.client_message_id, m.read, m.read_at, m.delivered_at, "
-    "m.deleted_at, m.customer_pos, m.vendor_pos"
-)
-
-
 def new_chat(key: ChatKey, details: ChatDetails, now: int) -> Chat:
     """A chat as `open_chat` creates it."""
     return Chat(new_id(), key, details, last_seq=0, last_message_at=now, created_at=now,
                 updated_at=now)  # fmt: skip
-
-
-def chat_row(chat: Chat) -> tuple[Any, ...]:
-    """`chat` as the values of `CHAT_COLUMNS`."""
-    k, d = chat.key, chat.details
-    return (
-        chat.id, k.product_id, k.vendor_id, k.customer_id, d.product_image_url,
-        d.product_price, d.product_name, d.store_logo_url, d.customer_profile_pic,
-        d.customer_name, d.store_name, chat.last_seq, chat.last_message_at, chat.created_at,
-        chat.updated_at,
-    )  # fmt: skip
-
-
-def chat_from_row(row: Sequence[Any]) -> Chat:
-    return Chat(
-        id=row[0],
-        key=ChatKey(row[1], row[2], row[3]),
-        details=ChatDetails(*row[4:11]),
-        last_seq=row[11],
-        last_message_at=row[12],
-        created_at=row[13],
-        updated_at=row[14],
-    )
-
-
-def message_from_row(row: Sequence[Any]) -> Message:
-    return Message(
-        id=row[0],
-        chat_id=row[1],
-        seq=row[2],
-        sender=User(Role(row[4]), row[3]),
-        text=row[5],
-        created_at=row[6],
-        recipient_online=bool(row[7]),
-        client_message_id=row[8],
-        read=bool(row[9]),
-        read_at=row[10],
-        delivered_at=row[11],
-        deleted_at=row[12],
-        customer_pos=row[13],
-        vendor_pos=row[14],
-    )

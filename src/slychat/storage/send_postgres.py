@@ -19,17 +19,19 @@ from slychat.ids import now_ms
 from slychat.models import Chat, ChatDetails, ChatKey, Message
 from slychat.storage.database import Database
 from slychat.storage.feeds import lock_order
-from slychat.storage.send_batch import (
+from slychat.storage.rows import (
     CHAT_COLUMNS,
     MESSAGE_COLUMNS,
+    chat_from_row,
+    chat_row,
+    message_from_row,
+)
+from slychat.storage.send_batch import (
     ChatChange,
     ChatMissing,
     Outgoing,
     Stored,
     UniqueViolation,
-    chat_from_row,
-    chat_row,
-    message_from_row,
     new_chat,
     store_batch,
 )

@@ -1,0 +1,60 @@
+"""Rows as records, read by column position: SQLAlchemy's rows and the drivers' own alike.
+
+The column lists are the tables' own (`tables.py`), in their order, so a statement that
+selects `*_COLUMNS` (or a whole table) is read by the decoders below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slychat.identity import Role, User
+from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.storage.tables import chats, messages
+
+CHAT_COLUMNS = ", ".join(column.name for column in chats.c)
+MESSAGE_COLUMNS = ", ".join(f"m.{column.name}" for column in messages.c)
+
+
+def chat_from_row(row: Sequence[Any]) -> Chat:
+    return Chat(
+        id=row[0],
+        key=ChatKey(row[1], row[2], row[3]),
+        details=ChatDetails(*row[4:11]),
+        last_seq=row[11],
+        last_message_at=row[12],
+        created_at=row[13],
+        updated_at=row[14],
+    )
+
+
+def chat_row(chat: Chat) -> tuple[Any, ...]:
+    """`chat` as the values of `CHAT_COLUMNS`."""
+    k, d = chat.key, chat.details
+    return (
+        chat.id, k.product_id, k.vendor_id, k.customer_id, d.product_image_url,
+        d.product_price, d.product_name, d.store_logo_url, d.customer_profile_pic,
+        d.customer_name, d.store_name, chat.last_seq, chat.last_message_at, chat.created_at,
+        chat.updated_at,
+    )  # fmt: skip
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    return Message(
+        id=row[0],
+        chat_id=row[1],
+        seq=row[2],
+        sender=User(Role(row[4]), row[3]),
+        text=row[5],
+        client_message_id=row[6],
+        created_at=row[7],
+        recipient_online=bool(row[8]),
+        read=bool(row[9]),
+        read_at=row[10],
+        delivered_at=row[11],
+        deleted_at=row[12],
+        # row[13], row[14]: the participants, which the chat knows
+        customer_pos=row[15],
+        vendor_pos=row[16],
+    )
