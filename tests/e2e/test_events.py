@@ -275,6 +275,7 @@ async def test_connect_sends_user_chats_and_offline_messages(connect: UserFactor
     # The vendor's own message to a customer who is not connected stays undelivered ...
     own = await send(vendor, f"p-{next_id()}", next_id(), "Still interested?", new=True)
     assert own["deliveredAt"] is None
+    await asyncio.sleep(0.01)  # distinct lastMessageAt milliseconds (ties go by chat id)
     # ... while a message to the connected vendor is delivered at once.
     third = await send(customer, product, vendor_id, "Are you there now?")
     assert is_iso(third["deliveredAt"])
