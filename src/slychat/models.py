@@ -24,11 +24,17 @@ class ChatKey:
             return cls(product_id, vendor_id=user.id, customer_id=recipient_id)
         raise ValueError("admins take no part in chats")
 
+    @property
+    def vendor(self) -> User:
+        return User(Role.VENDOR, self.vendor_id)
+
+    @property
+    def customer(self) -> User:
+        return User(Role.CUSTOMER, self.customer_id)
+
     def counterpart_of(self, user: User) -> User:
         """The other participant of the chat at this key."""
-        if user.role is Role.CUSTOMER:
-            return User(Role.VENDOR, self.vendor_id)
-        return User(Role.CUSTOMER, self.customer_id)
+        return self.vendor if user.role is Role.CUSTOMER else self.customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +62,11 @@ class Chat:
 
     @property
     def vendor(self) -> User:
-        return User(Role.VENDOR, self.key.vendor_id)
+        return self.key.vendor
 
     @property
     def customer(self) -> User:
-        return User(Role.CUSTOMER, self.key.customer_id)
+        return self.key.customer
 
     def has_participant(self, user: User) -> bool:
         return user in (self.vendor, self.customer)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from slychat.identity import Role, User
+from slychat.identity import User
 from slychat.ids import new_id
 from slychat.models import Chat, ChatDetails, ChatKey, Message
 
@@ -40,14 +40,6 @@ class Outgoing:
     recipient_online: bool
     delivered: bool
     details: ChatDetails | None = None
-
-    @property
-    def customer(self) -> User:
-        return User(Role.CUSTOMER, self.key.customer_id)
-
-    @property
-    def vendor(self) -> User:
-        return User(Role.VENDOR, self.key.vendor_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +166,14 @@ async def _number(
     feeds: Counter[User] = Counter()
     for i, item in zip(indexes, items, strict=True):
         steps = 2 if i in created else 1
-        feeds[item.customer] += steps
-        feeds[item.vendor] += steps
+        feeds[item.key.customer] += steps
+        feeds[item.key.vendor] += steps
     next_pos = await sql.take_positions(dict(feeds))
     changes: list[ChatChange] = []
     messages = []
     for i, item in zip(indexes, items, strict=True):
         chat_id = item.chat_id or ""
-        customer, vendor = item.customer, item.vendor
+        customer, vendor = item.key.customer, item.key.vendor
         if i in created:
             changes += [(u, _advance(next_pos, u), chat_id, now) for u in (customer, vendor)]
         messages.append(
