@@ -8,8 +8,8 @@ uvicorn's protocol changes three things and nothing on the wire:
 - the transport's write pause is a future that exists only while writing is paused,
   instead of an `asyncio.Event` (about 1 KB);
 - the handshake's request and response, with their headers, are let go once the
-  handshake is done: uvicorn keeps them for the socket's life, though nothing reads them
-  afterwards (about 3 KB).
+  handshake is done: uvicorn keeps them, and websockets' parser holds the request, for
+  the socket's life, though nothing reads them afterwards (about 3 KB a socket).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import OPEN
+from websockets.server import ServerProtocol
 
 from slychat.transport.light_queue import LightQueue
 
@@ -54,8 +56,26 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = LightQueue()  # type: ignore[assignment]
         self.writable = Gate()  # type: ignore[assignment]
 
+    early_data = False  # bytes came after the handshake request, before the response
+
+    def data_received(self, data: bytes) -> None:
+        if self.handshake_initiated and not self.handshake_complete:
+            self.early_data = True
+        super().data_received(data)
+
     async def send(self, message: Any) -> None:
         await super().send(message)
         if self.handshake_complete and self.response is not None:
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
+            # websockets' ServerProtocol keeps the handshake's request, headers and all,
+            # as a local of its parser generator for the connection's life: frames go to
+            # a protocol object made in the OPEN state instead. Not when bytes came before
+            # the 101 response (a client may not send frames then, RFC 6455 4.1): the old
+            # parser may hold part of a frame.
+            if self.conn.state is OPEN and not self.early_data and not self.close_sent:
+                conn = ServerProtocol(
+                    state=OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
+                )
+                conn.extensions = self.conn.extensions
+                self.conn = conn
