@@ -42,6 +42,11 @@ class TooLarge(AppError):
     default_message = "Payload too large"
 
 
+class UnsupportedMedia(AppError):
+    status_code = 415
+    default_message = "Unsupported media type"
+
+
 class RateLimited(AppError):
     status_code = 429
     default_message = "Too many requests"
