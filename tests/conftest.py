@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.s3server import s3_bucket, s3_server  # noqa: F401  (fixtures)
 from tests.support import IN_CI, Client, Server, next_id, postgres_admin
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -25,3 +25,14 @@ async def message_rows(database_url: str, chat_id: str) -> list[Any]:
     return await query(
         database_url, "SELECT * FROM messages WHERE chat_id = :c ORDER BY seq", c=chat_id
     )
+
+
+async def execute(database_url: str, *statements: str) -> None:
+    """Run statements in one committed transaction (a test changing the schema)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for sql in statements:
+                await conn.execute(text(sql))
+    finally:
+        await engine.dispose()

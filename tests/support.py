@@ -87,6 +87,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    media_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -99,7 +100,10 @@ class Server:
             "SLYCHAT_JWT_SECRET": SECRET,
             "SLYCHAT_LOG_LEVEL": "warning",
             "SLYCHAT_PRESENCE_GRACE": "1.0",
+            "SLYCHAT_PUBLIC_URL": self.url,
         }
+        if self.media_dir is not None:
+            env["SLYCHAT_MEDIA_DIR"] = str(self.media_dir)
         return env | self.env
 
     def migrate(self) -> None:
@@ -113,6 +117,8 @@ class Server:
 
     def start(self, log_dir: Path) -> Server:
         self.log_path = log_dir / f"server-{self.port}.log"
+        if self.media_dir is None:  # never the checkout's ./media
+            self.media_dir = log_dir / f"media-{self.port}"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [

@@ -21,7 +21,9 @@ from slychat.transport.chat import ChatNamespace
 from slychat.transport.codec import Packet
 from slychat.transport.engine import Server
 from slychat.transport.http import routes
+from slychat.transport.media_files import media_routes
 from slychat.transport.presence import PresenceNamespace
+from slychat.transport.uploads import upload_routes
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,19 @@ async def _prune_forever(c: Container) -> None:
                 log.info("pruned %d sync changes older than the retention", pruned)
         except Exception:  # the next round tries again; never let the task die
             log.exception("pruning the sync feed failed")
+
+
+async def _sweep_media_forever(c: Container) -> None:
+    """Remove media files that no message references: at start, then every interval."""
+    interval = c.settings.media_sweep_interval
+    while True:
+        try:
+            await c.media.sweep()
+        except Exception:  # the next round tries again; never let the task die
+            log.exception("the media sweep failed")
+        if interval <= 0:
+            return
+        await asyncio.sleep(interval)
 
 
 def _tune_gc() -> None:
@@ -68,7 +83,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
     )
     presence = PresenceNamespace("/presence", c)
     sio.register_namespace(presence)
-    sio.register_namespace(ChatNamespace("/chat", c))
+    chat = ChatNamespace("/chat", c)
+    sio.register_namespace(chat)
 
     async def presence_changed(kind: str, user: User, online: bool) -> None:
         try:
@@ -80,7 +96,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         _tune_gc()
         await c.registry.start()
+        await c.media_store.open()
         tasks = [
+            asyncio.create_task(_sweep_media_forever(c)),
             asyncio.create_task(_prune_forever(c)),
             asyncio.create_task(c.db.maintain()),
             asyncio.create_task(c.registry.run(presence_changed)),
@@ -93,7 +111,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
             await c.close()
 
     http = Starlette(
-        routes=routes(c),
+        routes=routes(c) + upload_routes(c, chat.present) + media_routes(c.media_store),
         lifespan=lifespan,
         middleware=[
             Middleware(

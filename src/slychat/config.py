@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     s3_public_url: str | None = None
     s3_url_expiry: float = Field(default=3600.0, gt=0, le=7 * 86400)
 
+    # Who may send the first message of a chat: vendors reply, unless the platform wants
+    # vendor outreach (`customer,vendor`).
+    chat_starters: Annotated[list[Literal["customer", "vendor"]], NoDecode] = ["customer"]
     max_text_length: int = Field(default=5000, ge=1)
     page_size: int = Field(default=50, ge=1, le=200)
     chats_page_size: int = Field(default=50, ge=1, le=500)
@@ -90,9 +93,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     _normalize_url = field_validator("database_url")(normalize_database_url)
-    _split_lists = field_validator("jwt_algorithms", "cors_origins", "transports", mode="before")(
-        _split_csv
-    )
+    _split_lists = field_validator(
+        "jwt_algorithms", "cors_origins", "transports", "chat_starters", mode="before"
+    )(_split_csv)
     _durations = field_validator(
         "sync_retention",
         "presence_ttl",

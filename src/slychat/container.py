@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from slychat.config import Settings
+from slychat.identity import Role
+from slychat.media.kinds import MediaKind
+from slychat.media.local import LocalMediaStore
+from slychat.media.s3 import S3MediaStore
+from slychat.media.store import MediaStore
 from slychat.realtime import fanout
 from slychat.realtime.base import ConnectionRegistry
 from slychat.realtime.memory import MemoryRegistry
@@ -13,6 +20,7 @@ from slychat.realtime.redis import RedisRegistry
 from slychat.services.auth import TokenService
 from slychat.services.chat_directory import ChatDirectory
 from slychat.services.chats import ChatService
+from slychat.services.media import MediaLimits, MediaService
 from slychat.services.messages import MessageService
 from slychat.services.presence import PresenceService
 from slychat.services.sync import CursorCodec, SyncService
@@ -33,6 +41,8 @@ class Container:
     messages: MessageService
     sync: SyncService
     cursors: CursorCodec
+    media_store: MediaStore
+    media: MediaService
     fanout: Any  # the Socket.IO client manager: in-process or Redis pub/sub
 
     @classmethod
@@ -51,6 +61,16 @@ class Container:
         tokens = tokens or token_service(settings)
         presence = PresenceService(db, registry)
         cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
+        media_store = media_store_for(settings)
+        messages = MessageService(
+            db,
+            send_store_for(db),
+            ChatDirectory(db),
+            presence,
+            media_store,
+            settings.offline_batch,
+            frozenset(Role(role.upper()) for role in settings.chat_starters),
+        )
         return cls(
             settings=settings,
             db=db,
@@ -58,22 +78,67 @@ class Container:
             tokens=tokens,
             presence=presence,
             chats=ChatService(db, settings.page_size, settings.chats_page_size),
-            messages=MessageService(
-                db, send_store_for(db), ChatDirectory(db), presence, settings.offline_batch
-            ),
+            messages=messages,
             sync=SyncService(db, settings.sync_retention, settings.sync_page_size),
             cursors=CursorCodec(cursor_key),
+            media_store=media_store,
+            media=MediaService(
+                db,
+                media_store,
+                messages,
+                media_limits(settings),
+                upload_workdir(settings),
+                settings.media_sweep_grace,
+            ),
             fanout=fanout.manager(settings.redis_url, settings.redis_prefix),
         )
 
     async def close(self) -> None:
         await self.registry.close()
+        await self.media_store.close()
         await self.db.close()
 
 
 def send_store_for(db: Database) -> SendStore:
     """The send path's statements for the database's engine."""
     return SqliteSendStore(db) if db.is_sqlite else PostgresSendStore(db)
+
+
+def media_store_for(settings: Settings) -> MediaStore:
+    """Where media files live: a local directory (the default) or an S3-compatible bucket."""
+    if settings.media_store == "s3":
+        return S3MediaStore(
+            bucket=settings.s3_bucket or "",
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            prefix=settings.s3_prefix,
+            public_url=settings.s3_public_url,
+            url_expiry=settings.s3_url_expiry,
+            server_url=settings.public_url,
+        )
+    return LocalMediaStore(Path(settings.media_dir), settings.public_url)
+
+
+def upload_workdir(settings: Settings) -> Path:
+    """Where uploads stream to: beside the local store, so that keeping a file is a rename."""
+    if settings.media_store == "local":
+        return Path(settings.media_dir) / ".incoming"
+    return Path(tempfile.gettempdir()) / "slychat-incoming"
+
+
+def media_limits(settings: Settings) -> MediaLimits:
+    return MediaLimits(
+        max_bytes={
+            MediaKind.IMAGE: settings.media_max_image_bytes,
+            MediaKind.PDF: settings.media_max_pdf_bytes,
+            MediaKind.VIDEO: settings.media_max_video_bytes,
+        },
+        max_files=settings.media_max_files,
+        max_pixels=settings.media_max_image_pixels,
+        thumbnail_size=settings.media_thumbnail_size,
+    )
 
 
 def token_service(settings: Settings) -> TokenService:

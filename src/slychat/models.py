@@ -76,6 +76,20 @@ class Chat:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """A file attached to a message: `key` (and `thumbnail_key`, for images) name it in
+    the media store; `size` is the stored file's bytes."""
+
+    id: str
+    key: str
+    mime_type: str
+    size: int
+    thumbnail_key: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: str
     chat_id: str
@@ -91,6 +105,8 @@ class Message:
     deleted_at: int | None = None
     customer_pos: int | None = None
     vendor_pos: int | None = None
+    media_count: int = 0
+    media: tuple[Media, ...] = ()
 
     def feed_pos(self, viewer: User) -> int | None:
         """Where this message sits in `viewer`'s change feed."""

@@ -272,8 +272,15 @@ async def test_connect_sends_user_chats_and_offline_messages(connect: UserFactor
     assert delivered["deliveredAt"] == offline[0]["deliveredAt"]
     none_of(vendor, "messagesDelivered")
 
-    # The vendor's own message to a customer who is not connected stays undelivered ...
-    own = await send(vendor, f"p-{next_id()}", next_id(), "Still interested?", new=True)
+    # The vendor's own message to a customer who is no longer connected stays
+    # undelivered (customers start chats; the vendor replies) ...
+    other = await connect("customer")
+    abroad = f"p-{next_id()}"
+    asked = await send(other, abroad, vendor_id, "Do you ship abroad?", new=True)
+    await vendor.wait("newChat", lambda d: d["message"]["id"] == asked["chatId"])
+    await other.close()
+    await vendor.wait("userIsOffline", lambda d: d["data"]["userId"] == other.id)
+    own = await send(vendor, abroad, other.id, "Still interested?")
     assert own["deliveredAt"] is None
     await asyncio.sleep(0.01)  # distinct lastMessageAt milliseconds (ties go by chat id)
     # ... while a message to the connected vendor is delivered at once.
@@ -290,8 +297,8 @@ async def test_connect_sends_user_chats_and_offline_messages(connect: UserFactor
     listed = ok(tab.received("userChats")[0], "Chats have been sent successfully")
     assert [c["id"] for c in listed] == [chat["id"], own["chatId"]]  # newest activity first
     assert ids(check_chat(listed[0])["messages"]) == [first["id"], second["id"], third["id"]]
-    assert ids(check_chat(listed[1])["messages"]) == [own["id"]]
-    assert listed[1]["unreadCount"] == 0  # only the vendor's own message there
+    assert ids(check_chat(listed[1])["messages"]) == [asked["id"], own["id"]]
+    assert listed[1]["unreadCount"] == 1  # the vendor's own message is not unread to it
 
     await asyncio.sleep(QUIET)
     told = [
@@ -303,9 +310,13 @@ async def test_connect_sends_user_chats_and_offline_messages(connect: UserFactor
 async def test_offline_messages_exclude_own_undelivered_messages(connect: UserFactory) -> None:
     """A user reconnecting gets the other party's missed messages, never their own."""
     vendor = await connect("vendor")
-    customer_id = next_id()
+    first = await connect("customer")
+    customer_id = first.id
     product = f"p-{next_id()}"
-    own = await send(vendor, product, customer_id, "We have a discount today", new=True)
+    await send(first, product, vendor.id, "Any discounts?", new=True)
+    await first.close()
+    await vendor.wait("userIsOffline", lambda d: d["data"]["userId"] == customer_id)
+    own = await send(vendor, product, customer_id, "We have a discount today")
     assert own["deliveredAt"] is None
 
     # the vendor reconnects on another connection: nothing of its own comes back

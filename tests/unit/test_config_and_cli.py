@@ -38,6 +38,42 @@ def test_settings_read_lists_and_durations_from_the_environment(
     assert settings.dev_mode
 
 
+def test_media_settings_take_sizes_and_durations(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLYCHAT_MEDIA_MAX_IMAGE_BYTES", "5MiB")
+    monkeypatch.setenv("SLYCHAT_MEDIA_MAX_PDF_BYTES", "1000")
+    monkeypatch.setenv("SLYCHAT_MEDIA_SWEEP_GRACE", "15m")
+    monkeypatch.setenv("SLYCHAT_CHAT_STARTERS", "customer, vendor")
+    settings = Settings()
+    assert settings.media_max_image_bytes == 5 * 1024 * 1024
+    assert settings.media_max_pdf_bytes == 1000
+    assert settings.media_max_video_bytes == 50 * 1024 * 1024
+    assert settings.media_sweep_grace == 900
+    assert settings.chat_starters == ["customer", "vendor"]
+    assert Settings(_env_file=None).media_max_files == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("SLYCHAT_MEDIA_STORE", "ftp", "media_store"),
+        ("SLYCHAT_MEDIA_MAX_IMAGE_BYTES", "lots", "media_max_image_bytes"),
+        ("SLYCHAT_CHAT_STARTERS", "admin", "chat_starters"),
+    ],
+)
+def test_bad_media_and_chat_settings_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=named):
+        Settings()
+
+
+def test_the_s3_store_needs_a_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLYCHAT_MEDIA_STORE", "s3")
+    with pytest.raises(ValueError, match="SLYCHAT_S3_BUCKET"):
+        Settings()
+
+
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [

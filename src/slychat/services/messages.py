@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.errors import Forbidden, Invalid, NotFound
-from slychat.identity import User
+from slychat.identity import Role, User
 from slychat.ids import now_ms
-from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.media.store import MediaStore, release
+from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
 from slychat.services.chat_directory import ChatDirectory
 from slychat.services.chats import ChatRef
 from slychat.services.events import ChatStarted, Event, MessageDeleted, MessageSent
@@ -29,6 +30,7 @@ class SendCommand:
     text: str | None
     client_message_id: str | None = None
     details: ChatDetails = field(default_factory=ChatDetails)
+    media: tuple[Media, ...] = ()  # files already in the media store
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +60,13 @@ class MessageService:
         store: SendStore,
         chats: ChatDirectory,
         presence: PresenceService,
+        media_store: MediaStore,
         offline_batch: int,
+        chat_starters: frozenset[Role] = frozenset({Role.CUSTOMER}),
     ) -> None:
+        self.chat_starters = chat_starters
         self.db = db
+        self.media_store = media_store
         self.chats = chats
         self.presence = presence
         self.offline_batch = offline_batch
@@ -72,6 +78,11 @@ class MessageService:
         recipient = key.counterpart_of(sender)
         chat_id = await self.chats.find(key)
         if chat_id is None:
+            if sender.role not in self.chat_starters:
+                raise Forbidden(
+                    f"A {sender.role.value.lower()} cannot start a chat; "
+                    f"a {recipient.role.value.lower()} starts it"
+                )
             _require_new_chat_details(cmd.details)
         item = Outgoing(
             key=key,
@@ -83,6 +94,7 @@ class MessageService:
             # Emitted right after commit to every socket of the recipient, if they have one.
             delivered=await self.presence.has_chat_socket(recipient),
             details=None if chat_id is not None else cmd.details,
+            media=cmd.media,
         )
         try:
             stored = await self.writer.submit(item)
@@ -96,7 +108,11 @@ class MessageService:
             raise NotFound("Chat not found") from exc
         if stored.created is not None:
             self.chats.remember(key, stored.created.id)
-        return Sent(key, stored.message, stored.created, stored.duplicate)
+        message = stored.message
+        if message.media_count and not message.media:  # a retry, answered from storage
+            async with self.db.read() as conn:
+                message = (await repo.with_media(conn, [message]))[0]
+        return Sent(key, message, stored.created, stored.duplicate)
 
     async def _first_of(self, sender: User, key: ChatKey, client_message_id: str) -> Sent:
         async with self.db.read() as conn:
@@ -106,9 +122,10 @@ class MessageService:
         return Sent(key, first, None, duplicate=True)
 
     async def delete(self, user: User, message_id: str, ref: ChatRef | None) -> MessageDeleted:
-        """Only the sender deletes; the row stays as a tombstone for reconnecting clients."""
+        """Only the sender deletes; the row stays as a tombstone for reconnecting clients,
+        and the message's files leave the media store once the deletion has committed."""
 
-        async def work(conn: AsyncConnection) -> MessageDeleted:
+        async def work(conn: AsyncConnection) -> tuple[MessageDeleted, list[str]]:
             message = await repo.message_by_id(conn, message_id)
             if message is None or message.deleted_at is not None:
                 raise NotFound("Message not found")
@@ -120,13 +137,15 @@ class MessageService:
             if message.sender != user:
                 raise Forbidden("Only the sender can delete a message")
             now = now_ms()
-            await repo.tombstone(conn, message.id, now)
+            files = await repo.tombstone(conn, message.id, now)
             await feeds.append_feed(
                 conn, (chat.customer, chat.vendor), "deleted", chat.id, now, message_id=message.id
             )
-            return MessageDeleted(chat, message.id, now)
+            return MessageDeleted(chat, message.id, now), files
 
-        return await self.db.write(work)
+        deleted, files = await self.db.write(work)
+        await release(self.media_store, files)
+        return deleted
 
     async def take_offline(self, user: User) -> tuple[list[Message], bool]:
         """The next batch of messages to `user` that reached none of their sockets, now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.identity import Role, User
 from slychat.models import FeedEntry
+from slychat.storage.repository import with_media
 from slychat.storage.rows import chat_from_row, message_from_row
 from slychat.storage.tables import chats, feed, feed_heads, messages
 
@@ -142,7 +144,20 @@ async def feed_page(
         for r in change_rows
     ]
     entries.sort(key=lambda e: e.pos)
-    return entries[:limit], len(entries) > limit
+    return await _with_media(conn, entries[:limit]), len(entries) > limit
+
+
+async def _with_media(conn: AsyncConnection, entries: list[FeedEntry]) -> list[FeedEntry]:
+    found = [e.message for e in entries if e.message is not None and e.message.media_count]
+    if not found:
+        return entries
+    complete = {m.id: m for m in await with_media(conn, found)}
+    return [
+        replace(e, message=complete[e.message.id])
+        if e.message is not None and e.message.id in complete
+        else e
+        for e in entries
+    ]
 
 
 def _message_feed_columns(user: User) -> tuple[Any, Any]:

@@ -11,9 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.identity import Role, User
-from slychat.models import Chat, ChatKey, Message
-from slychat.storage.rows import chat_from_row, message_from_row
-from slychat.storage.tables import chats, last_seen, messages
+from slychat.models import Chat, ChatKey, Media, Message
+from slychat.storage.rows import MEDIA_FIELDS, chat_from_row, media_from_row, message_from_row
+from slychat.storage.tables import chats, last_seen, message_media, messages
 
 _live = messages.c.deleted_at.is_(None)
 # Written exactly as the partial index's predicate (`read = false`), or the planner will
@@ -118,12 +118,12 @@ async def message_by_client_id(
     """The message `sender` already stored in the chat at `key` under this client id."""
     params = _key_params(key) | {"p_sender": sender.value, "p_client_id": client_message_id}
     row = (await conn.execute(_BY_CLIENT_ID, params)).first()
-    return message_from_row(row) if row else None
+    return (await with_media(conn, [message_from_row(row)]))[0] if row else None
 
 
 async def message_by_id(conn: AsyncConnection, message_id: str) -> Message | None:
     row = (await conn.execute(select(messages).where(messages.c.id == message_id))).first()
-    return message_from_row(row) if row else None
+    return (await with_media(conn, [message_from_row(row)]))[0] if row else None
 
 
 def page_query(chat_id: str, before_seq: int | None, limit: int) -> Any:
@@ -140,7 +140,7 @@ async def message_page(
     older ones exist."""
     rows = list(await conn.execute(page_query(chat_id, before_seq, limit + 1)))
     page = [message_from_row(row) for row in reversed(rows[:limit])]
-    return page, len(rows) > limit
+    return await with_media(conn, page), len(rows) > limit
 
 
 async def latest_pages(
@@ -159,7 +159,9 @@ async def latest_pages(
     for cid, rows in grouped.items():
         rows.sort(key=lambda r: r.seq, reverse=True)
         pages[cid] = ([message_from_row(r) for r in reversed(rows[:limit])], len(rows) > limit)
-    return pages
+    everything = await with_media(conn, [m for page, _ in pages.values() for m in page])
+    found = {m.id: m for m in everything}
+    return {cid: ([found[m.id] for m in page], more) for cid, (page, more) in pages.items()}
 
 
 async def unread_counts(
@@ -230,7 +232,8 @@ async def take_undelivered(
     rows = list(await conn.execute(undelivered_query(recipient, limit + 1)))
     taken = rows[:limit]
     await mark_delivered(conn, [row.id for row in taken], now)
-    return [replace(message_from_row(row), delivered_at=now) for row in taken], len(rows) > limit
+    found = [replace(message_from_row(row), delivered_at=now) for row in taken]
+    return await with_media(conn, found), len(rows) > limit
 
 
 def undelivered_query(recipient: User, limit: int) -> Any:
@@ -248,13 +251,52 @@ def undelivered_query(recipient: User, limit: int) -> Any:
     )
 
 
-async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> None:
-    """Erase a message's content and keep (id, chat, deleted_at) for late syncs."""
+async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> list[str]:
+    """Erase a message's content and keep (id, chat, deleted_at) for late syncs; the
+    media store keys of its files, whose rows are gone (the caller removes the files)."""
     await conn.execute(
         update(messages)
         .where(messages.c.id == message_id)
-        .values(deleted_at=now, text=None, client_message_id=None)
+        .values(deleted_at=now, text=None, client_message_id=None, media_count=0)
     )
+    removed = await conn.execute(
+        message_media.delete()
+        .where(message_media.c.message_id == message_id)
+        .returning(message_media.c.file_key, message_media.c.thumbnail_key)
+    )
+    return [key for row in removed for key in row if key is not None]
+
+
+# --- media -------------------------------------------------------------------------------
+
+_MEDIA_BY_MESSAGE = select(
+    message_media.c.message_id, *(message_media.c[name] for name in MEDIA_FIELDS)
+).order_by(message_media.c.message_id, message_media.c.position)
+
+
+async def with_media(conn: AsyncConnection, found: list[Message]) -> list[Message]:
+    """`found`, with the media of those that have some (one query, none if no message
+    has media)."""
+    ids = [m.id for m in found if m.media_count]
+    if not ids:
+        return found
+    media: dict[str, list[Media]] = {}
+    for row in await conn.execute(_MEDIA_BY_MESSAGE.where(message_media.c.message_id.in_(ids))):
+        media.setdefault(row[0], []).append(media_from_row(row[1:]))
+    return [replace(m, media=tuple(media.get(m.id, ()))) if m.media_count else m for m in found]
+
+
+async def referenced_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+    """Those of `keys` that a message's media row names (as its file or its thumbnail)."""
+    if not keys:
+        return set()
+    rows = await conn.execute(
+        select(message_media.c.file_key, message_media.c.thumbnail_key).where(
+            or_(message_media.c.file_key.in_(keys), message_media.c.thumbnail_key.in_(keys))
+        )
+    )
+    asked = set(keys)
+    return {key for row in rows for key in row if key in asked}
 
 
 # --- presence ----------------------------------------------------------------------------

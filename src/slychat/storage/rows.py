@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from slychat.identity import Role, User
-from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
 from slychat.storage.tables import chats, messages
 
 CHAT_COLUMNS = ", ".join(column.name for column in chats.c)
 MESSAGE_COLUMNS = ", ".join(f"m.{column.name}" for column in messages.c)
+# In the order of `Media`'s fields.
+MEDIA_FIELDS = ("id", "file_key", "mime_type", "size", "thumbnail_key", "width", "height")
 
 
 def chat_from_row(row: Sequence[Any]) -> Chat:
@@ -57,4 +59,18 @@ def message_from_row(row: Sequence[Any]) -> Message:
         # row[13], row[14]: the participants, which the chat knows
         customer_pos=row[15],
         vendor_pos=row[16],
+        media_count=row[17],
     )
+
+
+def media_from_row(row: Sequence[Any]) -> Media:
+    """A `message_media` row, as selected by `MEDIA_COLUMNS`."""
+    return Media(*row)
+
+
+def media_row(message_id: str, media: Media, position: int, at: int) -> tuple[Any, ...]:
+    """The values of a `message_media` row, in the table's column order."""
+    return (
+        media.id, message_id, position, media.key, media.thumbnail_key, media.mime_type,
+        media.size, media.width, media.height, at,
+    )  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from slychat.identity import User
 from slychat.ids import new_id
-from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class Outgoing:
     recipient_online: bool
     delivered: bool
     details: ChatDetails | None = None
+    media: tuple[Media, ...] = ()  # files already in the media store
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class SendStore(Protocol):
 
 
 ChatChange = tuple[User, int, str, int]  # user, position, chat id, at
+MediaRow = tuple[str, Media, int, int]  # message id, media, position, at
 
 
 class Statements(Protocol):
@@ -97,6 +99,8 @@ class Statements(Protocol):
     async def insert_messages(
         self, items: Sequence[Outgoing], messages: Sequence[Message]
     ) -> None: ...
+
+    async def insert_media(self, rows: Sequence[MediaRow]) -> None: ...
 
 
 async def store_batch(sql: Statements, batch: Sequence[Outgoing], now: int) -> list[Stored]:
@@ -189,11 +193,16 @@ async def _number(
                 delivered_at=now if item.delivered else None,
                 customer_pos=_advance(next_pos, customer),
                 vendor_pos=_advance(next_pos, vendor),
+                media_count=len(item.media),
+                media=item.media,
             )
         )
     if changes:
         await sql.insert_chat_changes(changes)
     await sql.insert_messages(items, messages)
+    media = [(m.id, f, i, now) for m in messages for i, f in enumerate(m.media)]
+    if media:
+        await sql.insert_media(media)
     return messages
 
 

@@ -24,11 +24,13 @@ from slychat.storage.rows import (
     MESSAGE_COLUMNS,
     chat_from_row,
     chat_row,
+    media_row,
     message_from_row,
 )
 from slychat.storage.send_batch import (
     ChatChange,
     ChatMissing,
+    MediaRow,
     Outgoing,
     Stored,
     UniqueViolation,
@@ -72,13 +74,19 @@ _INSERT_CHAT_CHANGES = (
 _INSERT_MESSAGES = (
     "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
-    "vendor_pos) SELECT id, chat_id, seq, sender_id, sender_type, text, client_id, $8::bigint, "
-    "online, FALSE, CASE WHEN delivered THEN $8::bigint END, customer_id, vendor_id, "
-    "customer_pos, vendor_pos FROM unnest($1::text[], $2::text[], $3::bigint[], "
-    "$4::bigint[], $5::text[], $6::text[], $7::text[], $9::boolean[], $10::boolean[], "
-    "$11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[]) AS v(id, chat_id, seq, "
-    "sender_id, sender_type, text, client_id, online, delivered, customer_id, vendor_id, "
-    "customer_pos, vendor_pos)"
+    "vendor_pos, media_count) SELECT id, chat_id, seq, sender_id, sender_type, text, "
+    "client_id, $8::bigint, online, FALSE, CASE WHEN delivered THEN $8::bigint END, "
+    "customer_id, vendor_id, customer_pos, vendor_pos, media_count FROM unnest($1::text[], "
+    "$2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], "
+    "$9::boolean[], $10::boolean[], $11::bigint[], $12::bigint[], $13::bigint[], "
+    "$14::bigint[], $15::integer[]) AS v(id, chat_id, seq, sender_id, sender_type, text, "
+    "client_id, online, delivered, customer_id, vendor_id, customer_pos, vendor_pos, "
+    "media_count)"
+)
+# Media rows are rare (an upload is a message); one prepared statement, pipelined.
+_INSERT_MEDIA = (
+    "INSERT INTO message_media (id, message_id, position, file_key, thumbnail_key, mime_type, "
+    "size, width, height, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 )
 
 
@@ -164,4 +172,8 @@ class _Statements:
             [item.key.vendor_id for item in items],
             [m.customer_pos for m in messages],
             [m.vendor_pos for m in messages],
+            [m.media_count for m in messages],
         )
+
+    async def insert_media(self, rows: Sequence[MediaRow]) -> None:
+        await self.conn.executemany(_INSERT_MEDIA, [media_row(*row) for row in rows])

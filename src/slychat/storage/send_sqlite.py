@@ -23,11 +23,13 @@ from slychat.storage.rows import (
     MESSAGE_COLUMNS,
     chat_from_row,
     chat_row,
+    media_row,
     message_from_row,
 )
 from slychat.storage.send_batch import (
     ChatChange,
     ChatMissing,
+    MediaRow,
     Outgoing,
     Stored,
     UniqueViolation,
@@ -61,7 +63,11 @@ _INSERT_CHAT_CHANGE = (
 _INSERT_MESSAGE = (
     "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
-    "vendor_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?)"
+    "vendor_pos, media_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_MEDIA = (
+    "INSERT INTO message_media (id, message_id, position, file_key, thumbnail_key, mime_type, "
+    "size, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -146,7 +152,11 @@ class _Statements:
             (
                 (m.id, m.chat_id, m.seq, m.sender.id, m.sender.role.value, m.text,
                  m.client_message_id, m.created_at, m.recipient_online, m.delivered_at,
-                 item.key.customer_id, item.key.vendor_id, m.customer_pos, m.vendor_pos)
+                 item.key.customer_id, item.key.vendor_id, m.customer_pos, m.vendor_pos,
+                 m.media_count)
                 for item, m in zip(items, messages, strict=True)
             ),
         )  # fmt: skip
+
+    async def insert_media(self, rows: Sequence[MediaRow]) -> None:
+        self.conn.executemany(_INSERT_MEDIA, (media_row(*row) for row in rows))

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -76,6 +77,9 @@ messages = Table(
     Column("vendor_id", BigInteger),
     Column("customer_pos", BigInteger),
     Column("vendor_pos", BigInteger),
+    # How many message_media rows the message has: listings look media up only for
+    # messages that have some, so text-only pages cost no extra query.
+    Column("media_count", Integer, nullable=False, server_default="0"),
     # Pages of a chat's history and the order of record.
     UniqueConstraint("chat_id", "seq"),
     # Idempotent sends: one stored message per (chat, sender side, client id).
@@ -99,6 +103,24 @@ Index(
     messages.c.chat_id,
     postgresql_where=messages.c.delivered_at.is_(None),
     sqlite_where=messages.c.delivered_at.is_(None),
+)
+
+# The files of a message, in the order they were attached. `file_key` and `thumbnail_key`
+# name objects in the media store; the orphan sweep removes stored files no row names.
+message_media = Table(
+    "message_media",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("message_id", String(24), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("file_key", String(64), nullable=False, unique=True),
+    Column("thumbnail_key", String(64), unique=True),
+    Column("mime_type", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("message_id", "position"),
 )
 
 last_seen = Table(

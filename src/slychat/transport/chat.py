@@ -39,7 +39,7 @@ class ChatNamespace(Namespace):
 
     def __init__(self, path: str, container: Container) -> None:
         super().__init__(path, container)
-        self.present = Presenter(self, container.cursors)
+        self.present = Presenter(self, container.cursors, container.media_store.url)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         user = authenticate(self.c.tokens, environ, auth, _CHAT_ROLES)

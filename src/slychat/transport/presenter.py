@@ -28,9 +28,10 @@ from slychat.transport.rooms import user_room
 
 
 class Presenter:
-    def __init__(self, namespace: Any, cursors: CursorCodec) -> None:
+    def __init__(self, namespace: Any, cursors: CursorCodec, media_url: wire.UrlOf) -> None:
         self.namespace = namespace  # the socketio namespace the events are emitted on
         self.cursors = cursors
+        self.media_url = media_url
         self._last_message: tuple[Message, User, wire.Json] | None = None
 
     async def emit(self, event: str, body: wire.Json, to: str | list[str]) -> None:
@@ -39,10 +40,12 @@ class Presenter:
     async def publish(self, events: Iterable[Event]) -> None:
         for e in events:
             if isinstance(e, MessageSent):
-                # Each party's copy carries that party's own syncCursor.
+                # Each party's copy carries that party's own syncCursor. A message with
+                # files is announced as `receiveMedia`, in the same shape.
+                name = "receiveMedia" if e.message.media else "receiveMessage"
                 for viewer in e.viewers:
                     body = wire.ok(None, [self.message(e.message, viewer)])
-                    await self.emit("receiveMessage", body, user_room(viewer))
+                    await self.emit(name, body, user_room(viewer))
             elif isinstance(e, ChatStarted):
                 view = ChatView(e.chat, [e.message], unread_count=1)
                 body = wire.ok(self.chat(view, e.recipient), {})
@@ -69,23 +72,25 @@ class Presenter:
         last = self._last_message
         if last is not None and last[0] is m and last[1] == viewer:
             return last[2]
-        body = wire.message(m, self.cursor_of(viewer)(m))
+        body = wire.message(m, self.cursor_of(viewer)(m), self.media_url)
         self._last_message = (m, viewer, body)
         return body
 
     def chat(self, view: ChatView, viewer: User) -> wire.Json:
-        return wire.chat(view, self.cursor_of(viewer))
+        return wire.chat(view, self.cursor_of(viewer), self.media_url)
 
     def chats(self, text: str, viewer: User, chats: ChatList) -> wire.Json:
         cursor_of = self.cursor_of(viewer)
-        return wire.ok(text, [wire.chat(v, cursor_of) for v in chats.views]) | {
+        chats_json = [wire.chat(v, cursor_of, self.media_url) for v in chats.views]
+        return wire.ok(text, chats_json) | {
             "totalUnread": chats.total_unread,
             "syncCursor": self.cursors.encode(viewer, chats.head),
         }
 
     def sync(self, viewer: User, page: SyncPage) -> wire.Json:
         cursor_of = self.cursor_of(viewer)
-        changes = [c for c in (wire.change(e, cursor_of) for e in page.changes) if c is not None]
+        shaped = (wire.change(e, cursor_of, self.media_url) for e in page.changes)
+        changes = [c for c in shaped if c is not None]
         data: wire.Json = {
             "changes": changes,
             "hasMore": page.has_more,

@@ -128,12 +128,20 @@ class SendMessage(Payload):
         """The message to send; its text is required, at most `max_text_length` long."""
         if self.text is None or not self.text.strip():
             raise Invalid("Invalid data provided: text is required")
-        if len(self.text) > max_text_length:
+        return self._command(max_text_length)
+
+    def upload_command(self, max_text_length: int) -> SendCommand:
+        """The message that carries uploaded files: its text is optional."""
+        return self._command(max_text_length)
+
+    def _command(self, max_text_length: int) -> SendCommand:
+        text = self.text if self.text is not None and self.text.strip() else None
+        if text is not None and len(text) > max_text_length:
             raise TooLarge(f"text is longer than {max_text_length} characters")
         return SendCommand(
             product_id=self.productId,
             recipient_id=self.recipientId,
-            text=self.text,
+            text=text,
             client_message_id=self.clientMessageId,
             details=ChatDetails(
                 product_image_url=self.productImageUrl,

@@ -7,7 +7,7 @@ from typing import Any
 
 from slychat.errors import AppError
 from slychat.ids import iso
-from slychat.models import ChatView, FeedEntry, Message
+from slychat.models import ChatView, FeedEntry, Media, Message
 
 Json = dict[str, Any]
 
@@ -21,10 +21,29 @@ def error(exc: AppError) -> Json:
 
 
 CursorOf = Callable[[Message], str | None]
+UrlOf = Callable[[str], str]  # a media store key -> the URL clients fetch it at
 
 
-def message(m: Message, sync_cursor: str | None = None) -> Json:
-    media: list[Json] = []
+def media(item: Media, url_of: UrlOf) -> Json:
+    url = url_of(item.key)
+    body: Json = {
+        "id": item.id,
+        # The document calls every file's URL `imageUrl`, PDFs included; `url` says it plainly.
+        "imageUrl": url,
+        "url": url,
+        "size": str(item.size),
+        "mimeType": item.mime_type,
+    }
+    if item.thumbnail_key is not None:
+        body["thumbnailUrl"] = url_of(item.thumbnail_key)
+    if item.width is not None:
+        body["width"] = item.width
+        body["height"] = item.height
+    return body
+
+
+def message(m: Message, sync_cursor: str | None, url_of: UrlOf) -> Json:
+    files = [media(item, url_of) for item in m.media]
     return {
         "id": m.id,
         "chatId": m.chat_id,
@@ -38,16 +57,16 @@ def message(m: Message, sync_cursor: str | None = None) -> Json:
         "recipientOnline": m.recipient_online,
         "deliveredAt": iso(m.delivered_at),
         "clientMessageId": m.client_message_id,
-        "messageMedias": media,
+        "messageMedias": files,
         # The user's document names the media list three ways in different examples;
         # clients may read any of them.
-        "messageMedia": media,
-        "messageImages": media,
+        "messageMedia": files,
+        "messageImages": files,
         "syncCursor": sync_cursor,
     }
 
 
-def chat(view: ChatView, cursor_of: CursorOf) -> Json:
+def chat(view: ChatView, cursor_of: CursorOf, url_of: UrlOf) -> Json:
     c = view.chat
     d = c.details
     return {
@@ -65,13 +84,13 @@ def chat(view: ChatView, cursor_of: CursorOf) -> Json:
         "lastMessageAt": iso(c.last_message_at),
         "createdAt": iso(c.created_at),
         "updatedAt": iso(c.updated_at),
-        "messages": [message(m, cursor_of(m)) for m in view.messages],
+        "messages": [message(m, cursor_of(m), url_of) for m in view.messages],
         "unreadCount": view.unread_count,
         "hasMore": view.has_more,
     }
 
 
-def change(entry: FeedEntry, cursor_of: CursorOf) -> Json | None:
+def change(entry: FeedEntry, cursor_of: CursorOf, url_of: UrlOf) -> Json | None:
     """One entry of `syncMessages` changes; None for a message deleted since (its
     `deleted` change follows)."""
     base: Json = {"type": entry.kind, "chatId": entry.chat_id}
@@ -79,11 +98,11 @@ def change(entry: FeedEntry, cursor_of: CursorOf) -> Json | None:
         m = entry.message
         if m is None or m.deleted_at is not None:
             return None
-        return base | {"message": message(m, cursor_of(m))}
+        return base | {"message": message(m, cursor_of(m), url_of)}
     if entry.kind == "chat":
         if entry.chat is None:
             return None
-        return base | {"chat": chat(ChatView(entry.chat), cursor_of)}
+        return base | {"chat": chat(ChatView(entry.chat), cursor_of, url_of)}
     if entry.kind == "read":
         actor = entry.actor
         return base | {
