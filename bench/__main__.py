@@ -1,4 +1,4 @@
-"""`python -m bench [storage|sync|fanout|yardstick|all] [--quick] ...`"""
+"""`python -m bench [storage|sync|fanout|yardstick|uploads|all] [--quick] ...`"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from bench import fanout, storage, sync, yardstick
+from bench import fanout, storage, sync, uploads, yardstick
 from bench.common import Report
 
 FULL = {
@@ -28,11 +28,16 @@ QUICK = {
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "what", nargs="?", default="all", choices=["storage", "sync", "fanout", "yardstick", "all"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["storage", "sync", "fanout", "yardstick", "uploads", "all"],
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
-        "--runs", type=int, help="repetitions per figure (default 7; yardstick: 3, --quick 1)"
+        "--runs",
+        type=int,
+        help="repetitions per figure (default 7; yardstick: 3, --quick 1; uploads: 5, --quick 2)",
     )
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--messages", type=int, help="total messages to seed")
@@ -55,6 +60,8 @@ def main() -> None:
         asyncio.run(fanout.run(report, min(runs, 5)))
     if args.what in ("yardstick", "all"):
         ok = yardstick.run(report, args.runs, args.quick)
+    if args.what in ("uploads", "all"):
+        uploads.run(report, args.runs or (2 if args.quick else 5))
     report.save()
     if not ok:
         sys.exit("yardstick: a run failed or slychat failed the stored-messages check (see report)")

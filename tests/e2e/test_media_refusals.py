@@ -3,9 +3,11 @@ store and the temporary files) or in the database."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from tests import media_files
@@ -180,3 +182,52 @@ def _failing_trigger(database_url: str) -> _Trigger:
         ],
         ["DROP TRIGGER media_fails ON message_media", "DROP FUNCTION media_fails()"],
     )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("application/x-www-form-urlencoded", b"productId=1&recipientId=2", 415),
+        ("multipart/form-data", b"--x\r\n", 415),  # no boundary
+        ("multipart/form-data; boundary=xyz", b"this is not multipart at all", 400),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xyz-',
+            400,
+        ),
+    ],
+)
+async def test_a_body_that_is_not_a_multipart_form_is_refused(
+    server: Server, content_type: str, body: bytes, status: int
+) -> None:
+    before = files_under(server.media_dir)
+    headers = {"Authorization": f"Bearer {token('customer', next_id())}"}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.post(
+            "/api/v1/chat/send-image",
+            content=body,
+            headers=headers | {"Content-Type": content_type},
+        )
+    assert response.status_code == status, response.text
+    assert response.json()["statusCode"] == status
+    assert files_under(server.media_dir) == before
+
+
+async def test_a_declared_body_over_the_budget_is_refused_unread(server: Server) -> None:
+    """Content-Length over what the route could ever accept: 413 before any of it is read,
+    so a client that waits for `100 Continue` never sends it."""
+    headers = {
+        "Authorization": f"Bearer {token('customer', next_id())}",
+        "Content-Type": "multipart/form-data; boundary=xyz",
+        "Content-Length": str(1 << 40),
+        "Expect": "100-continue",
+    }
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(f"POST /api/v1/chat/send-image HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413")

@@ -63,7 +63,7 @@ class Upload:
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
-            raise TooLarge(f"The file is larger than the limit of {self.limit} bytes")
+            raise TooLarge(f"The file is larger than the limit of {readable_size(self.limit)}")
         if self.file_type is None:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
             if len(self._head) >= SNIFF_BYTES:
@@ -220,6 +220,14 @@ class MediaService:
                     path.unlink()
                     removed += 1
         return removed
+
+
+def readable_size(size: int) -> str:
+    """`3 MiB`, `512 KiB`, `100 bytes`: limits as people read them."""
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
 
 
 def _keys(media: Sequence[Media]) -> list[str]:

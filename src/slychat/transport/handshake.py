@@ -20,12 +20,19 @@ def token_from(environ: Mapping[str, Any], auth: Any) -> str | None:
     header = environ.get("HTTP_TOKEN")
     if header:
         return str(header).strip()
-    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
-    if authorization.lower().startswith("bearer "):
-        return authorization[7:].strip() or None
+    bearer = bearer_token(environ.get("HTTP_AUTHORIZATION"))
+    if bearer:
+        return bearer
     query = parse_qs(str(environ.get("QUERY_STRING", "")))
     values = query.get("token")
     return values[0] if values else None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
 
 
 def authenticate(

@@ -21,8 +21,9 @@ from slychat.errors import AppError, Forbidden, Invalid, TooLarge, UnsupportedMe
 from slychat.identity import Role
 from slychat.media.kinds import MediaKind
 from slychat.models import ChatView
-from slychat.services.media import Upload
+from slychat.services.media import Upload, readable_size
 from slychat.transport import wire
+from slychat.transport.handshake import bearer_token
 from slychat.transport.presenter import Presenter
 from slychat.transport.schemas import SendMessage, parse
 
@@ -100,7 +101,7 @@ class _Form:
             return
         self._value += data[start:end]
         if len(self._value) > _MAX_FIELD_BYTES:
-            raise TooLarge(f"A form field is longer than {_MAX_FIELD_BYTES} bytes")
+            raise TooLarge(f"A form field is longer than {readable_size(_MAX_FIELD_BYTES)}")
 
     def _part_end(self) -> None:
         if self._upload is not None:
@@ -125,20 +126,21 @@ def _check_filename(raw: bytes) -> None:
         raise Invalid("Invalid file name")
 
 
+class _BodyTooLarge(TooLarge):
+    """The body as a whole is over its budget: not worth reading to the end."""
+
+
 async def _read_form(request: Request, form: _Form, budget: int) -> None:
     content_type, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise UnsupportedMedia("The body must be multipart/form-data")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > budget):
-        raise TooLarge(f"The upload is larger than {budget} bytes")
     parser = MultipartParser(boundary, form.callbacks())
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
         if received > budget:
-            raise TooLarge(f"The upload is larger than {budget} bytes")
+            raise _BodyTooLarge(f"The upload is larger than {readable_size(budget)}")
         parser.write(chunk)
     parser.finalize()
 
@@ -171,15 +173,23 @@ def _endpoint(container: Container, presenter: Presenter, kind: MediaKind) -> An
         budget += _FIELDS_BUDGET
         form = _Form(container, kind)
         try:
-            user = container.tokens.verify(_bearer(request))
+            user = container.tokens.verify(bearer_token(request.headers.get("authorization")))
             if user.role not in _UPLOADERS:
                 raise Forbidden("Only customers and vendors send messages")
+            declared = request.headers.get("content-length")
+            if declared is not None and (not declared.isdigit() or int(declared) > budget):
+                # Refused before a byte is read (a client sending `Expect: 100-continue`
+                # never sends the body at all).
+                raise _BodyTooLarge(f"The upload is larger than {readable_size(budget)}")
             try:
                 await _read_form(request, form, budget)
+            except _BodyTooLarge:
+                raise
             except AppError:
                 await _drain(request, budget)
                 raise
             except Exception as exc:  # the parser refused the body itself
+                await _drain(request, budget)
                 raise Invalid(f"Malformed multipart body: {exc}") from exc
             cmd = parse(SendMessage, (form.fields,)).upload_command(settings.max_text_length)
             sent = await container.media.send(user, cmd, form.uploads)
@@ -200,10 +210,3 @@ def _endpoint(container: Container, presenter: Presenter, kind: MediaKind) -> An
         return JSONResponse(body, status_code=201)
 
     return upload
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return None
