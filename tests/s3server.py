@@ -36,6 +36,27 @@ class S3Bucket:
     access_key_id: str
     secret_access_key: str
 
+    @contextlib.contextmanager
+    def client(self) -> Iterator[Any]:
+        """A plain boto3 client on this bucket's server, closed after."""
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def object_keys(self) -> set[str]:
+        """The keys of the objects in the bucket now."""
+        with self.client() as client:
+            found = client.list_objects_v2(Bucket=self.name).get("Contents", [])
+        return {o["Key"] for o in found}
+
 
 @contextlib.contextmanager
 def running_s3_server() -> Iterator[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import Server, new_chat_fields, token
+from tests.support import Server, new_chat_fields, next_id, token
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,21 @@ async def upload(
         headers["Authorization"] = f"Bearer {bearer}"
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         return await http.post(f"/api/v1/chat/{route}", content=body, headers=headers)
+
+
+async def upload_one(server: Server, route: str, file: File) -> dict[str, Any]:
+    """Upload one file as a new customer starting a new chat; the stored media item."""
+    response = await upload(
+        server,
+        route,
+        [file],
+        user_id=next_id(),
+        recipient_id=next_id(),
+        product_id=f"p-{next_id()}",
+    )
+    assert response.status_code == 201, response.text
+    [item] = response.json()["data"]["messages"][0]["messageMedias"]
+    return dict(item)
 
 
 async def fetch(url: str, **headers: str) -> httpx.Response:

@@ -13,7 +13,7 @@ from PIL import Image
 from tests import media_files
 from tests.conftest import UserFactory
 from tests.dbcheck import query
-from tests.e2e.media_support import File, fetch, files_under, key_of, upload
+from tests.e2e.media_support import File, fetch, files_under, key_of, upload, upload_one
 from tests.support import Server, new_chat_fields, next_id
 
 
@@ -158,18 +158,8 @@ async def test_offline_recipient_gets_media_in_offline_messages(
     assert served.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_a_rotated_photo_is_stored_upright(server: Server, connect: UserFactory) -> None:
-    customer = await connect("customer")
-    response = await upload(
-        server,
-        "send-image",
-        [File(media_files.rotated_jpeg(), "r.jpg", "image/jpeg")],
-        user_id=customer.id,
-        recipient_id=next_id(),
-        product_id=f"p-{next_id()}",
-    )
-    assert response.status_code == 201, response.text
-    [item] = _media_of(response.json()["data"]["messages"][0])
+async def test_a_rotated_photo_is_stored_upright(server: Server) -> None:
+    item = await upload_one(server, "send-image", File(media_files.rotated_jpeg(), "r.jpg"))
     image = Image.open(io.BytesIO((await fetch(item["url"])).content))
     assert image.size == (40, 60)  # 60x40 turned by its EXIF orientation
     assert (item["width"], item["height"]) == (40, 60)
@@ -185,20 +175,10 @@ async def test_a_rotated_photo_is_stored_upright(server: Server, connect: UserFa
     ],
 )
 async def test_videos_are_served_with_range_requests(
-    server: Server, connect: UserFactory, make: Any, content_type: str
+    server: Server, make: Any, content_type: str
 ) -> None:
-    customer = await connect("customer")
     data = make()
-    response = await upload(
-        server,
-        "send-video",
-        [File(data, "clip.mp4", "video/mp4")],
-        user_id=customer.id,
-        recipient_id=next_id(),
-        product_id=f"p-{next_id()}",
-    )
-    assert response.status_code == 201, response.text
-    [item] = _media_of(response.json()["data"]["messages"][0])
+    item = await upload_one(server, "send-video", File(data, "clip.mp4", "video/mp4"))
     assert item["mimeType"] == content_type
     assert item["size"] == str(len(data))
     part = await fetch(item["url"], Range="bytes=4-11")

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 from PIL import Image
 
 from tests import media_files
@@ -82,21 +81,6 @@ def _s3_env(bucket: S3Bucket, **extra: str) -> dict[str, str]:
     } | extra
 
 
-def _objects(bucket: S3Bucket) -> set[str]:
-    client = boto3.client(
-        "s3",
-        endpoint_url=bucket.endpoint_url,
-        region_name=bucket.region,
-        aws_access_key_id=bucket.access_key_id,
-        aws_secret_access_key=bucket.secret_access_key,
-    )
-    try:
-        found = client.list_objects_v2(Bucket=bucket.name).get("Contents", [])
-        return {o["Key"] for o in found}
-    finally:
-        client.close()
-
-
 async def test_media_on_s3_from_upload_to_deletion(
     spawn_server: Callable[..., Server], s3_bucket: S3Bucket
 ) -> None:
@@ -116,7 +100,7 @@ async def test_media_on_s3_from_upload_to_deletion(
         message = response.json()["data"]["messages"][0]
         [item] = message["messageMedias"]
         keys = {f"chat/{key_of(item['url'])}", f"chat/{key_of(item['thumbnailUrl'])}"}
-        assert keys <= _objects(s3_bucket)
+        assert keys <= s3_bucket.object_keys()
 
         # Not public: the server's URL redirects to a pre-signed one on the bucket.
         served = await fetch(item["url"])
@@ -129,7 +113,7 @@ async def test_media_on_s3_from_upload_to_deletion(
 
         ack = await customer.call("deleteMessage", {"messageId": message["id"]})
         assert ack["error"] is False
-        assert not keys & _objects(s3_bucket)
+        assert not keys & s3_bucket.object_keys()
     finally:
         await customer.close()
 
@@ -150,7 +134,7 @@ async def test_public_s3_urls_point_at_the_bucket(
     assert response.status_code == 201, response.text
     [item] = response.json()["data"]["messages"][0]["messageMedias"]
     assert item["url"] == f"{public}/{key_of(item['url'])}"
-    assert key_of(item["url"]) in _objects(s3_bucket)
+    assert key_of(item["url"]) in s3_bucket.object_keys()
 
 
 async def test_the_sweep_removes_orphans_from_s3(
@@ -168,21 +152,11 @@ async def test_the_sweep_removes_orphans_from_s3(
     assert response.status_code == 201, response.text
     kept = key_of(response.json()["data"]["messages"][0]["messageMedias"][0]["url"])
     orphan = f"{secrets.token_urlsafe(24)}.mp4"
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_bucket.endpoint_url,
-        region_name=s3_bucket.region,
-        aws_access_key_id=s3_bucket.access_key_id,
-        aws_secret_access_key=s3_bucket.secret_access_key,
-    )
-    client.put_object(Bucket=s3_bucket.name, Key=orphan, Body=media_files.mp4())
-    client.close()
+    with s3_bucket.client() as client:
+        client.put_object(Bucket=s3_bucket.name, Key=orphan, Body=media_files.mp4())
 
     srv.stop()
     srv.start(log_dir)
 
-    deadline = time.monotonic() + 10
-    while orphan in _objects(s3_bucket):
-        assert time.monotonic() < deadline, "the orphan was not swept"
-        await asyncio.sleep(0.1)
-    assert kept in _objects(s3_bucket)
+    await _until(lambda: orphan not in s3_bucket.object_keys())
+    assert kept in s3_bucket.object_keys()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import stat
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -254,7 +252,7 @@ async def test_s3_objects_are_typed_private_and_under_the_prefix(
     finally:
         await store.close()
 
-    with _client(s3_bucket) as client:
+    with s3_bucket.client() as client:
         head = client.head_object(Bucket=s3_bucket.name, Key=PREFIX + key)
         acl = client.get_object_acl(Bucket=s3_bucket.name, Key=PREFIX + key)
     assert head["ContentType"] == "application/pdf"
@@ -278,7 +276,7 @@ async def test_s3_a_large_file_goes_up_in_parts(s3_bucket: S3Bucket, tmp_path: P
     finally:
         await store.close()
 
-    with _client(s3_bucket) as client:
+    with s3_bucket.client() as client:
         head = client.head_object(Bucket=s3_bucket.name, Key=PREFIX + key)
     assert head["ETag"].strip('"').endswith("-3")  # 8 + 8 + 4 MiB
     assert head["ContentLength"] == len(data)
@@ -293,19 +291,3 @@ async def test_s3_store_refuses_use_before_open(s3_bucket: S3Bucket, tmp_path: P
     with pytest.raises(RuntimeError, match="before open"):
         await store.put(new_key("jpg"), _source(tmp_path, b"x"))
     await store.close()  # closing an unopened store is harmless
-
-
-@contextlib.contextmanager
-def _client(bucket: S3Bucket) -> Iterator[Any]:
-    """A plain boto3 client on the test bucket, closed after."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=bucket.endpoint_url,
-        region_name=bucket.region,
-        aws_access_key_id=bucket.access_key_id,
-        aws_secret_access_key=bucket.secret_access_key,
-    )
-    try:
-        yield client
-    finally:
-        client.close()
