@@ -95,6 +95,7 @@ class Container:
 
     async def close(self) -> None:
         await self.registry.close()
+        self.media.close()
         await self.media_store.close()
         await self.db.close()
 
