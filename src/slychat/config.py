@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_public_key: str | None = None
+    # Checked when set: the `iss` and `aud` your platform writes into its tokens.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Refuse tokens without `exp` (None: on, except in dev mode), and tokens whose
+    # lifetime (`exp` - `iat`, or `exp` - now without `iat`) is longer than this.
+    jwt_require_exp: bool | None = None
+    jwt_max_lifetime: float = Field(default=30 * 86400, gt=0)
+    # How often each node reads revocations (`slychat revoke <jti>`) made since.
+    revocation_poll: float = Field(default=5.0, gt=0)
 
     redis_url: str | None = None
     redis_prefix: str = "slychat"
@@ -51,6 +60,33 @@ class Settings(BaseSettings):
     transports: Annotated[list[str], NoDecode] = ["polling", "websocket"]
 
     cors_origins: Annotated[list[str], NoDecode] = ["*"]
+
+    # Hostile clients (docs/security.md). Rates are `<count>/<s|m|h>[:<burst>]`.
+    rate_limits: bool = True  # SLYCHAT_RATE_LIMITS=off turns every rate limit off
+    rate_messages: str = "10/s:20"  # sendMessage and uploads, per user
+    rate_typing: str = "2/s:4"  # typing and stoppedTyping, per user
+    rate_uploads: str = "4/m:4"  # upload requests, per user
+    rate_new_chats: str = "20/h:20"  # chats started, per user
+    rate_events: str = "30/s:60"  # any event, per connection
+    rate_handshakes_per_ip: str | None = None  # e.g. "30/m:60"; off by default
+    # With rate_handshakes_per_ip: the header a trusted proxy puts the client address in
+    # (e.g. X-Real-IP). Unset: the peer address of the TCP connection.
+    client_ip_header: str | None = None
+    max_connections_per_user: int = Field(default=20, ge=1)
+    max_connections: int = Field(default=50_000, ge=1)  # per process
+    # A connection that has not opened a namespace with a valid token by then is closed.
+    handshake_timeout: float = Field(default=10.0, gt=0)
+    # The largest Socket.IO packet a client may send, in bytes.
+    max_packet_bytes: ByteSize = ByteSize(64 * 1024)
+    # Events waiting to be written to one socket; a client that reads slower than this
+    # is disconnected (it catches up with syncMessages when it comes back).
+    max_queued_events: int = Field(default=1000, ge=10)
+    # The largest reply a list event builds (userChats, loadMessages, syncMessages,
+    # offlineMessages): a page stops before it and says hasMore.
+    list_budget_bytes: ByteSize = ByteSize(512 * 1024)
+    # Chat metadata URLs must be http(s); when set, their hosts must be one of these
+    # (a name matches itself and its subdomains).
+    media_hosts: Annotated[list[str], NoDecode] = []
     public_url: str = "http://127.0.0.1:8000"
 
     # Media uploads (see docs/media.md). Sizes take plain bytes or units: 3MiB, 50MB.
@@ -94,7 +130,12 @@ class Settings(BaseSettings):
 
     _normalize_url = field_validator("database_url")(normalize_database_url)
     _split_lists = field_validator(
-        "jwt_algorithms", "cors_origins", "transports", "chat_starters", mode="before"
+        "jwt_algorithms",
+        "cors_origins",
+        "transports",
+        "chat_starters",
+        "media_hosts",
+        mode="before",
     )(_split_csv)
     _durations = field_validator(
         "sync_retention",
@@ -102,8 +143,23 @@ class Settings(BaseSettings):
         "media_sweep_interval",
         "media_sweep_grace",
         "s3_url_expiry",
+        "jwt_max_lifetime",
+        "revocation_poll",
+        "handshake_timeout",
         mode="before",
     )(durations.seconds)
+
+    @model_validator(mode="after")
+    def _hs_secret_is_long_enough(self) -> Settings:
+        # RFC 7518: an HMAC key as long as the hash; a short one can be brute-forced
+        # offline from a single token.
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise ValueError("SLYCHAT_JWT_SECRET must be at least 32 bytes long")
+        return self
+
+    @property
+    def require_exp(self) -> bool:
+        return self.jwt_require_exp if self.jwt_require_exp is not None else not self.dev_mode
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Settings:

@@ -51,6 +51,10 @@ class RateLimited(AppError):
     status_code = 429
     default_message = "Too many requests"
 
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the request would be allowed
+
 
 class Unavailable(AppError):
     status_code = 503

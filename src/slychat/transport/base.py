@@ -84,7 +84,22 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return await super().trigger_event(event, *args)
         if event not in self.events:
             return await self.fail(sid, Invalid(f"Unknown event '{event[:64]}'"))
+        session = self.sessions.get(sid)
+        if session is not None:
+            refusal = await self.token_refusal(sid, session) or await self.rate_refusal(
+                sid, session, event
+            )
+            if refusal is not None:
+                return await self.fail(sid, refusal)
         return await super().trigger_event(event, *args)
+
+    async def token_refusal(self, sid: str, session: Session) -> AppError | None:
+        """Why the socket's token no longer lets it act (expired, revoked), if it does not."""
+        return None
+
+    async def rate_refusal(self, sid: str, session: Session, event: str) -> AppError | None:
+        """Why `event` may not run now (a rate limit), if it may not."""
+        return None
 
     async def fail(self, sid: str, exc: AppError) -> wire.Json:
         """Tell the socket what went wrong; the handler returns the same object as its ack."""

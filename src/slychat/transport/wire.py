@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slychat.errors import AppError
+from slychat.errors import AppError, RateLimited
 from slychat.ids import iso
 from slychat.models import ChatView, FeedEntry, Media, Message
 
@@ -17,7 +17,10 @@ def ok(message: Any, data: Any) -> Json:
 
 
 def error(exc: AppError) -> Json:
-    return {"error": True, "message": exc.message, "statusCode": exc.status_code}
+    body: Json = {"error": True, "message": exc.message, "statusCode": exc.status_code}
+    if isinstance(exc, RateLimited):
+        body["retryAfter"] = round(exc.retry_after, 3)
+    return body
 
 
 CursorOf = Callable[[Message], str | None]
