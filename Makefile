@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# CI=true (or 1, yes): what the tests need is installed, or the run fails.
+IN_CI  := $(filter 1 true yes TRUE True YES,$(CI))
+DEMO_DIST   := src/slychat/static/demo/dist
+DEMO_CLIENT := $(DEMO_DIST)/socket.io.esm.min.js
+SIO_DIST    := web/node_modules/socket.io-client/dist
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test soak lint typecheck check bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +20,44 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(DEMO_CLIENT)
 	$(BIN)/slychat migrate
 	$(BIN)/slychat serve
 
-test: $(STAMP)
+test: $(STAMP) $(DEMO_CLIENT) browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The demo page's Socket.IO client: socket.io-client from npm (web/package-lock.json, with
+# axe-core for the accessibility test), copied into the package (git-ignored). Without
+# npm the server still runs and the page says the library is missing; CI needs it.
+$(DEMO_CLIENT): web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web && npm ci --no-audit --no-fund --loglevel=error && cd .. && \
+		mkdir -p $(DEMO_DIST) && \
+		cp $(SIO_DIST)/socket.io.esm.min.js $(SIO_DIST)/socket.io.esm.min.js.map $(DEMO_DIST)/; \
+	elif [ -n "$(IN_CI)" ]; then \
+		echo "npm is needed: the demo page's browser tests use socket.io-client and axe-core" >&2; \
+		exit 1; \
+	else \
+		echo "note: npm not found: the demo page (/) will say its Socket.IO client is missing" >&2; \
+	fi
+
+# The browser tests drive Debian's Chromium (Playwright, without a browser download of its
+# own). CI installs it; elsewhere those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ -n "$(IN_CI)" ]; then \
+			SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+			$$SUDO apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "note: /usr/bin/chromium not found: the browser tests will skip (apt-get install chromium)" >&2; \
+		fi; \
+	fi
+
+# The long soak and fuzz runs that `make test` keeps short.
+soak: $(STAMP)
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -42,4 +79,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(DEMO_DIST)

@@ -80,20 +80,35 @@ def server(database_url: str, log_dir: Path) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture
-def spawn_server(database_url: str, log_dir: Path) -> Iterator[Callable[..., Server]]:
-    """`spawn_server(SLYCHAT_X="...")`: another server on the session's database, with its
-    own settings; stopped after the test."""
+@contextlib.contextmanager
+def _spawner(server: Server, log_dir: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
     def spawn(**env: str) -> Server:
-        srv = Server(database_url, env=env)
+        srv = Server(server.database_url, env=env)
         started.append(srv)
         return srv.start(log_dir)
 
-    yield spawn
-    for srv in started:
-        srv.stop()
+    try:
+        yield spawn
+    finally:
+        for srv in started:
+            srv.stop()
+
+
+@pytest.fixture
+def spawn_server(server: Server, log_dir: Path) -> Iterator[Callable[..., Server]]:
+    """`spawn_server(SLYCHAT_X="...")`: another server on the session's (migrated)
+    database, with its own settings; stopped after the test."""
+    with _spawner(server, log_dir) as spawn:
+        yield spawn
+
+
+@pytest.fixture(scope="module")
+def spawn_server_module(server: Server, log_dir: Path) -> Iterator[Callable[..., Server]]:
+    """`spawn_server`, for servers that a whole module shares."""
+    with _spawner(server, log_dir) as spawn:
+        yield spawn
 
 
 REDIS_URL = os.environ.get("SLYCHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -24,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-0123456789abcdef0123456789"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Rate limits stay on in every test server, at rates no test reaches by chance: tests
+# that send bursts are not about limits; tests/e2e/test_limits.py sets its own.
+GENEROUS_RATES = {
+    f"SLYCHAT_RATE_{name}": "100000/s"
+    for name in ("MESSAGES", "TYPING", "UPLOADS", "NEW_CHATS", "EVENTS")
+}
+
 _ids = itertools.count(random.randint(10_000, 10_000_000) * 100)
 
 
@@ -101,7 +108,7 @@ class Server:
             "SLYCHAT_LOG_LEVEL": "warning",
             "SLYCHAT_PRESENCE_GRACE": "1.0",
             "SLYCHAT_PUBLIC_URL": self.url,
-        }
+        } | GENEROUS_RATES
         if self.media_dir is not None:
             env["SLYCHAT_MEDIA_DIR"] = str(self.media_dir)
         return env | self.env
@@ -244,6 +251,28 @@ class Client:
         args = () if data is None else (data,)
         return await self.sio.call(event, *args, namespace=ns, timeout=timeout)
 
+    async def request(self, event: str, data: Any = None, reply: str | None = None) -> Any:
+        """A list request: the list comes as the `reply` event (the event's own name by
+        default) and the ack is a small confirmation of it, checked here; the reply's
+        body, or the error the ack carried."""
+        mark = len(self.events)
+        ack = await self.call(event, data)
+        if ack.get("error"):
+            return ack
+        name = reply or event
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            for i in range(mark, len(self.events)):
+                e_ns, e_name, body = self.events[i]
+                if e_ns == "/chat" and e_name == name and i not in self._taken:
+                    self._taken.add(i)
+                    check_confirmation(ack, body)
+                    return body
+            assert asyncio.get_running_loop().time() < deadline, f"no {name} after {event}"
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.5)
+
     async def emit(self, event: str, data: Any = None, ns: str = "/chat") -> None:
         args = () if data is None else (data,)
         await self.sio.emit(event, *args, namespace=ns)
@@ -265,6 +294,23 @@ class Client:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+def check_confirmation(ack: dict[str, Any], body: dict[str, Any]) -> None:
+    """A list reply's ack says how much the event carried, and no more."""
+    data = body["data"]
+    if isinstance(data, list):  # userChats, offlineMessages
+        listed, has_more = data, body["hasMore"]
+    elif "changes" in data:  # syncMessages
+        listed, has_more = data["changes"], data["hasMore"]
+    else:  # loadMessages: a chat
+        listed, has_more = data["messages"], data["hasMore"]
+    assert ack["error"] is False
+    assert ack["message"] == body["message"]
+    assert ack["data"]["count"] == len(listed)
+    assert ack["data"]["hasMore"] == has_more
+    cursor = body.get("syncCursor") or (data.get("syncCursor") if isinstance(data, dict) else None)
+    assert ack["data"].get("syncCursor") == cursor
 
 
 def new_chat_fields(**overrides: Any) -> dict[str, Any]:

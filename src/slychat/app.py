@@ -17,10 +17,15 @@ from starlette.middleware.cors import CORSMiddleware
 from slychat.config import Settings
 from slychat.container import Container
 from slychat.identity import User
+from slychat.transport.admission import Admission
 from slychat.transport.chat import ChatNamespace
 from slychat.transport.codec import Packet
+from slychat.transport.demo import demo_routes
+from slychat.transport.dev_tokens import dev_token_routes
 from slychat.transport.engine import Server
+from slychat.transport.handshake import DefaultNamespace
 from slychat.transport.http import routes
+from slychat.transport.live_tokens import check_tokens, watch_tokens
 from slychat.transport.media_files import media_routes
 from slychat.transport.presence import PresenceNamespace
 from slychat.transport.uploads import upload_routes
@@ -80,7 +85,15 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         transports=settings.transports,
         logger=False,
         engineio_logger=False,
+        # Hostile clients (docs/security.md): the largest packet a client may send, the
+        # packets that may wait for a slow reader, the process's connection cap, handshake
+        # attempts per address, and how long a connection may stay without a namespace.
+        max_http_buffer_size=settings.max_packet_bytes,
+        max_queued_packets=settings.max_queued_events,
+        admission=Admission(c.limits, settings.max_connections, settings.client_ip_header),
+        handshake_timeout=settings.handshake_timeout,
     )
+    sio.register_namespace(DefaultNamespace())  # refuses every connection to `/`
     presence = PresenceNamespace("/presence", c)
     sio.register_namespace(presence)
     chat = ChatNamespace("/chat", c)
@@ -97,7 +110,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         _tune_gc()
         await c.registry.start()
         await c.media_store.open()
+        await check_tokens(c, [presence, chat])  # the revocations in force, before serving
         tasks = [
+            asyncio.create_task(watch_tokens(c, [presence, chat])),
             asyncio.create_task(_sweep_media_forever(c)),
             asyncio.create_task(_prune_forever(c)),
             asyncio.create_task(c.db.maintain()),
@@ -110,8 +125,15 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
                 task.cancel()
             await c.close()
 
+    def open_sockets() -> dict[str, int]:
+        return {ns.namespace: len(ns.sessions) for ns in (presence, chat)}
+
     http = Starlette(
-        routes=routes(c) + upload_routes(c, chat.present) + media_routes(c.media_store),
+        routes=routes(c, open_sockets)
+        + upload_routes(c, chat.present)
+        + media_routes(c.media_store)
+        + dev_token_routes(c)  # dev mode only: nothing to route otherwise
+        + demo_routes(settings),
         lifespan=lifespan,
         middleware=[
             Middleware(

@@ -1,18 +1,26 @@
-"""Command line: `slychat serve | migrate | token`."""
+"""Command line: `slychat serve | migrate | token | revoke`."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import asyncio
 import re
 import secrets
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from slychat import durations
 from slychat.config import Settings
 from slychat.identity import Role, User
-from slychat.services.auth import TokenService
+from slychat.ids import iso
+from slychat.services.auth import (
+    CLOCK_LEEWAY_SECONDS,
+    MAX_TOKEN_ID_CHARS,
+    TokenService,
+    token_service,
+)
 
 
 def parse_ttl(text: str) -> int:
@@ -21,6 +29,24 @@ def parse_ttl(text: str) -> int:
         return int(durations.seconds(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def parse_until(text: str) -> float:
+    """`7d`, `12h` (from now) or an ISO 8601 time (`2026-12-01T00:00:00Z`; UTC when no
+    offset is given) -> epoch seconds."""
+    try:
+        return time.time() + durations.seconds(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (7d, 12h) nor an ISO time (2026-12-01T00:00:00Z)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
         choices=["platform", "standard"],
         help="platform: {data:{id},types:[role]}; standard: {sub,role}",
     )
+
+    revoke = sub.add_parser(
+        "revoke", help="refuse a token (by its jti) on every node, live sockets included"
+    )
+    revoke.add_argument("jti", help="the token's `jti` claim")
+    revoke.add_argument(
+        "--until",
+        type=parse_until,
+        help="how long: a duration (7d) or an ISO time; default SLYCHAT_JWT_MAX_LIFETIME, "
+        "past which no token it could name is accepted anyway",
+    )
     return parser
 
 
@@ -67,19 +104,53 @@ def main(argv: list[str] | None = None) -> int:
                 "SLYCHAT_JWT_SECRET is not set: a token needs the server's secret.", file=sys.stderr
             )
             return 2
-        tokens = TokenService(settings.jwt_secret, settings.jwt_algorithms, settings.jwt_public_key)
         user = User(Role(args.role.upper()), args.user_id)
-        print(tokens.mint(user, args.ttl, args.shape))
+        try:
+            print(token_service(settings).mint(user, args.ttl, args.shape))
+        except ValueError as exc:
+            print(f"cannot mint this token: {exc}", file=sys.stderr)
+            return 2
         return 0
+    if args.command == "revoke":
+        return _revoke(settings, args.jti, args.until)
     if args.workers > 1:
         return _serve_workers(settings, args.host, args.port, args.workers)
     return _serve(settings, args.host, args.port)
 
 
-def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def _revoke(settings: Settings, jti: str, until: float | None) -> int:
+    """Store the revocation; every node reads it within SLYCHAT_REVOCATION_POLL."""
+    from slychat.services.revocations import Revocations
+    from slychat.storage.database import Database
+
+    if not 0 < len(jti) <= MAX_TOKEN_ID_CHARS:
+        print(f"a jti is 1 to {MAX_TOKEN_ID_CHARS} characters", file=sys.stderr)
+        return 2
+    if until is None:
+        until = time.time() + settings.jwt_max_lifetime + CLOCK_LEEWAY_SECONDS
+    if until <= time.time():
+        print("--until is in the past: nothing to revoke", file=sys.stderr)
+        return 2
+    until_ms = int(until * 1000)
+
+    async def run() -> None:
+        db = Database(settings.database_url, pool_size=1, retries=settings.db_retries)
+        try:
+            await Revocations(db).revoke(jti, until_ms)
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    print(
+        f"revoked until {iso(until_ms)}; every node refuses it within {settings.revocation_poll:g}s"
     )
+    return 0
+
+
+def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    from slychat import logs
+
+    logs.configure(settings.log_level)
     return settings.model_copy(
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
     )
@@ -91,7 +162,12 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "port": settings.port,
         "loop": "uvloop",
         "http": "httptools",
-        "log_level": settings.log_level.lower(),
+        # uvicorn's `trace` dumps every ASGI scope, headers and query strings included.
+        "log_level": "debug"
+        if settings.log_level.lower() == "trace"
+        else settings.log_level.lower(),
+        # Request lines without their query string (Socket.IO's `sid`, a client's `token`).
+        "log_config": _log_config(),
         "lifespan": "on",
         # Chat frames are small: compressing each one cost more CPU than it saved bytes.
         "ws_per_message_deflate": False,
@@ -100,7 +176,16 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         # engine.io already pings every socket and drops one whose pong is late; uvicorn's
         # own keepalive would be a second ping and timer per socket.
         "ws_ping_interval": None,
+        # A frame over the packet cap fails that connection as its header arrives, instead
+        # of being buffered whole (up to uvicorn's 16 MiB) and refused afterwards.
+        "ws_max_size": int(settings.max_packet_bytes),
     }
+
+
+def _log_config() -> dict[str, Any]:
+    from slychat.logs import uvicorn_log_config
+
+    return uvicorn_log_config()
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
@@ -112,7 +197,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     settings = _with_address(settings, host, port)
     tokens = token_service(settings)
     if tokens.dev_mode:
-        _print_dev_banner(tokens)
+        _print_dev_banner(tokens, _demo_url(settings))
     uvicorn.run(
         create_app(settings, Container.build(settings, tokens)), **_uvicorn_options(settings)
     )
@@ -154,10 +239,19 @@ def _serve_workers(settings: Settings, host: str | None, port: int | None, worke
     return 0
 
 
-def _print_dev_banner(tokens: TokenService) -> None:
+def _demo_url(settings: Settings) -> str | None:
+    """Where a browser on this machine finds the demo page, when it is served."""
+    if not settings.demo_page:
+        return None
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}/"
+
+
+def _print_dev_banner(tokens: TokenService, demo_url: str | None = None) -> None:
     customer = tokens.mint(User(Role.CUSTOMER, 1), 7 * 86400)
     vendor = tokens.mint(User(Role.VENDOR, 1), 7 * 86400)
     bar = "=" * 78
+    demo = f"\n  demo page: {demo_url} (a customer and a vendor window)\n" if demo_url else ""
     print(
         f"{bar}\n"
         "  DEV MODE: SLYCHAT_JWT_SECRET is not set. This process generated its own secret;\n"
@@ -165,7 +259,7 @@ def _print_dev_banner(tokens: TokenService) -> None:
         f"{bar}\n"
         f"  customer 1 token:\n  {customer}\n\n"
         f"  vendor 1 token:\n  {vendor}\n"
-        f"{bar}",
+        f"{demo}{bar}",
         flush=True,
     )
 

@@ -8,6 +8,7 @@ from pydantic import ByteSize, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from slychat import durations
+from slychat.realtime.ratelimit import check_rate
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./slychat.db"
 MiB = 1024 * 1024
@@ -83,11 +84,14 @@ class Settings(BaseSettings):
     max_queued_events: int = Field(default=1000, ge=10)
     # The largest reply a list event builds (userChats, loadMessages, syncMessages,
     # offlineMessages): a page stops before it and says hasMore.
-    list_budget_bytes: ByteSize = ByteSize(512 * 1024)
+    list_budget_bytes: ByteSize = ByteSize(256 * 1024)
     # Chat metadata URLs must be http(s); when set, their hosts must be one of these
     # (a name matches itself and its subdomains).
     media_hosts: Annotated[list[str], NoDecode] = []
     public_url: str = "http://127.0.0.1:8000"
+    # The demo page at `/` (None: shown in dev mode only). It never mints tokens itself:
+    # outside dev mode it asks for one.
+    demo: bool | None = None
 
     # Media uploads (see docs/media.md). Sizes take plain bytes or units: 3MiB, 50MB.
     media_store: Literal["local", "s3"] = "local"
@@ -148,12 +152,21 @@ class Settings(BaseSettings):
         "handshake_timeout",
         mode="before",
     )(durations.seconds)
+    # A malformed rate fails at start, naming its setting.
+    _rates = field_validator(
+        "rate_messages",
+        "rate_typing",
+        "rate_uploads",
+        "rate_new_chats",
+        "rate_events",
+        "rate_handshakes_per_ip",
+    )(check_rate)
 
     @model_validator(mode="after")
     def _hs_secret_is_long_enough(self) -> Settings:
         # RFC 7518: an HMAC key as long as the hash; a short one can be brute-forced
         # offline from a single token.
-        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+        if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise ValueError("SLYCHAT_JWT_SECRET must be at least 32 bytes long")
         return self
 
@@ -171,6 +184,11 @@ class Settings(BaseSettings):
     def dev_mode(self) -> bool:
         """No key configured: the process mints its own secret (never for production)."""
         return not self.jwt_secret and not self.jwt_public_key
+
+    @property
+    def demo_page(self) -> bool:
+        """Serve the demo chat page at `/` (else a short page pointing at the docs)."""
+        return self.demo if self.demo is not None else self.dev_mode
 
     @property
     def is_sqlite(self) -> bool:

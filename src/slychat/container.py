@@ -16,13 +16,18 @@ from slychat.media.store import MediaStore
 from slychat.realtime import fanout
 from slychat.realtime.base import ConnectionRegistry
 from slychat.realtime.memory import MemoryRegistry
+from slychat.realtime.ratelimit import Limiter, MemoryLimiter, Rate, RedisLimiter
 from slychat.realtime.redis import RedisRegistry
+from slychat.services import auth
 from slychat.services.auth import TokenService
 from slychat.services.chat_directory import ChatDirectory
+from slychat.services.chat_policy import NewChatPolicy
 from slychat.services.chats import ChatService
+from slychat.services.limits import Limits, Rates
 from slychat.services.media import MediaLimits, MediaService
 from slychat.services.messages import MessageService
 from slychat.services.presence import PresenceService
+from slychat.services.revocations import Revocations
 from slychat.services.sync import CursorCodec, SyncService
 from slychat.storage.database import Database
 from slychat.storage.send_batch import SendStore
@@ -36,6 +41,7 @@ class Container:
     db: Database
     registry: ConnectionRegistry
     tokens: TokenService
+    revocations: Revocations
     presence: PresenceService
     chats: ChatService
     messages: MessageService
@@ -44,6 +50,7 @@ class Container:
     media_store: MediaStore
     media: MediaService
     fanout: Any  # the Socket.IO client manager: in-process or Redis pub/sub
+    limits: Limits
 
     @classmethod
     def build(cls, settings: Settings, tokens: TokenService | None = None) -> Container:
@@ -62,6 +69,7 @@ class Container:
         presence = PresenceService(db, registry)
         cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
         media_store = media_store_for(settings)
+        limits = Limits(limiter_for(settings), rates_for(settings))
         messages = MessageService(
             db,
             send_store_for(db),
@@ -69,17 +77,27 @@ class Container:
             presence,
             media_store,
             settings.offline_batch,
-            frozenset(Role(role.upper()) for role in settings.chat_starters),
+            settings.list_budget_bytes,
+            NewChatPolicy(
+                frozenset(Role(role.upper()) for role in settings.chat_starters),
+                tuple(host.lower() for host in settings.media_hosts),
+            ),
+            limits,
         )
         return cls(
             settings=settings,
             db=db,
             registry=registry,
             tokens=tokens,
+            revocations=Revocations(db),
             presence=presence,
-            chats=ChatService(db, settings.page_size, settings.chats_page_size),
+            chats=ChatService(
+                db, settings.page_size, settings.chats_page_size, settings.list_budget_bytes
+            ),
             messages=messages,
-            sync=SyncService(db, settings.sync_retention, settings.sync_page_size),
+            sync=SyncService(
+                db, settings.sync_retention, settings.sync_page_size, settings.list_budget_bytes
+            ),
             cursors=CursorCodec(cursor_key),
             media_store=media_store,
             media=MediaService(
@@ -91,10 +109,12 @@ class Container:
                 settings.media_sweep_grace,
             ),
             fanout=fanout.manager(settings.redis_url, settings.redis_prefix),
+            limits=limits,
         )
 
     async def close(self) -> None:
         await self.registry.close()
+        await self.limits.limiter.close()
         self.media.close()
         await self.media_store.close()
         await self.db.close()
@@ -142,5 +162,31 @@ def media_limits(settings: Settings) -> MediaLimits:
     )
 
 
+def limiter_for(settings: Settings) -> Limiter:
+    """Rate-limit buckets: shared by every node through Redis when configured, else this
+    process's own."""
+    if settings.redis_url:
+        return RedisLimiter(settings.redis_url, settings.redis_prefix)
+    return MemoryLimiter()
+
+
+def rates_for(settings: Settings) -> Rates:
+    """The configured rates; SLYCHAT_RATE_LIMITS=off turns every one of them off."""
+    if not settings.rate_limits:
+        return Rates()
+
+    def rate(text: str | None) -> Rate | None:
+        return None if text is None else Rate.parse(text)
+
+    return Rates(
+        messages=rate(settings.rate_messages),
+        typing=rate(settings.rate_typing),
+        uploads=rate(settings.rate_uploads),
+        new_chats=rate(settings.rate_new_chats),
+        events=rate(settings.rate_events),
+        handshakes=rate(settings.rate_handshakes_per_ip),
+    )
+
+
 def token_service(settings: Settings) -> TokenService:
-    return TokenService(settings.jwt_secret, settings.jwt_algorithms, settings.jwt_public_key)
+    return auth.token_service(settings)

@@ -56,6 +56,11 @@ class RateLimited(AppError):
         self.retry_after = retry_after  # seconds until the request would be allowed
 
 
+class TooManyConnections(AppError):
+    status_code = 429
+    default_message = "Too many connections"
+
+
 class Unavailable(AppError):
     status_code = 503
     default_message = "Service temporarily unavailable, please retry"

@@ -332,12 +332,38 @@ def _bad_tokens() -> dict[str, Callable[[int], Any]]:
             "token": handmade_hs256({"sub": "abc", "role": "customer"})
         },
         "unknown-role": lambda uid: {"token": token("superuser", uid)},
+        # the token policy
+        "no-exp": lambda uid: {
+            "token": handmade({"data": {"id": uid}, "types": ["customer"]}, "HS256")
+        },
+        "lifetime-too-long": lambda uid: {"token": token("customer", uid, ttl=31 * 86400)},
+        "jti-too-long": lambda uid: {"token": token("customer", uid, jti="j" * 256)},
+        "jti-not-a-string": lambda uid: {"token": token("customer", uid, jti=12345)},
+        # hostile shapes: the auth payload and the token may be anything at all
+        "auth-a-list": lambda _uid: ["token"],
+        "auth-a-string": lambda _uid: "not-a-dict",
+        "auth-a-number": lambda _uid: 42,
+        "token-a-number": lambda _uid: {"token": 12345},
+        "token-a-list": lambda uid: {"token": [token("customer", uid)]},
+        "token-a-dict": lambda uid: {"token": {"token": token("customer", uid)}},
+        "token-true": lambda _uid: {"token": True},
+        "token-nested-junk": lambda _uid: {"token": {"a": [1, {"b": None, "c": [[[]]]}]}},
+        "token-non-text": lambda _uid: {"token": "\x00\x01\x7f\ufffe\u00ff.\x00.\x00"},
+        "token-60kb": lambda _uid: {"token": "e" * 60_000},
+        "id-a-float": lambda uid: {"token": token("customer", uid, data={"id": uid + 0.5})},
+        "id-a-bool": lambda _uid: {"token": token("customer", 1, data={"id": True})},
+        "id-huge": lambda _uid: {"token": token("customer", 1, data={"id": 2**70})},
+        "id-huge-digits": lambda _uid: {"token": token("customer", 1, data={"id": "9" * 5000})},
+        "data-not-a-dict": lambda uid: {"token": token("customer", uid, data=[uid])},
+        "types-not-a-list": lambda uid: {"token": token("customer", uid, types="customer")},
     }
 
 
 def handmade_hs256(payload: dict[str, Any]) -> str:
-    """Exactly these claims (no iat/exp added), HS256 with the test secret."""
-    return handmade(payload, "HS256")
+    """These claims, HS256 with the test secret: no `iat` added, and an `exp` a minute
+    ahead only when they have none (the server requires one; `handmade` makes a token
+    without)."""
+    return handmade({"exp": int(time.time()) + 60} | payload, "HS256")
 
 
 BAD = _bad_tokens()

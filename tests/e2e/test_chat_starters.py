@@ -65,3 +65,56 @@ async def test_vendor_outreach_can_be_allowed(spawn_server: Callable[..., Server
         assert ack["data"]["senderType"] == "VENDOR"
     finally:
         await vendor.close()
+
+
+async def test_chat_metadata_is_held_to_safe_values(server: Server, connect: UserFactory) -> None:
+    customer = await connect("customer")
+    vendor = await connect("vendor")
+    product = f"p-{next_id()}"
+    for field, value in [
+        ("productImageUrl", "javascript:alert(document.cookie)"),
+        ("storeLogoUrl", "data:image/svg+xml;base64,PHN2Zz4="),
+        ("customerProfilePic", "https://user:pass@example.com/x.png"),
+        ("productName", "n" * 201),
+        ("productPrice", "9" * 65),
+    ]:
+        ack = await customer.call(
+            "sendMessage",
+            {"productId": product, "recipientId": vendor.id, "text": "hi"}
+            | new_chat_fields(**{field: value}),
+        )
+        assert ack["statusCode"] == 400, (field, ack)
+        assert field in ack["message"]
+    assert await chat_rows(server.database_url, product) == []
+
+    ack = await customer.call(
+        "sendMessage",
+        {"productId": product, "recipientId": vendor.id, "text": "hi"}
+        | new_chat_fields(storeName="Lamp\u202e Co\u0007", productPrice=" 12.50 "),
+    )
+    assert ack["error"] is False, ack
+    chat = (await vendor.wait("newChat"))["message"]
+    assert chat["storeName"] == "Lamp Co"
+    assert chat["productPrice"] == "12.50"
+
+
+async def test_metadata_hosts_can_be_held_to_an_allowlist(
+    spawn_server: Callable[..., Server],
+) -> None:
+    srv = spawn_server(SLYCHAT_MEDIA_HOSTS="cdn.example.com")
+    customer = Client(srv.url, "customer", next_id())
+    await (await customer.connect()).ready()
+    try:
+        base = {"productId": f"p-{next_id()}", "recipientId": next_id(), "text": "hi"}
+        pixel = new_chat_fields(productImageUrl="https://tracker.example.net/p.gif")
+        refused = await customer.call("sendMessage", base | pixel)
+        assert refused["statusCode"] == 400
+        assert "productImageUrl" in refused["message"]
+        allowed = new_chat_fields(
+            productImageUrl="https://img.cdn.example.com/p.jpg",
+            storeLogoUrl="https://cdn.example.com/logo.png",
+            customerProfilePic=None,
+        )
+        assert (await customer.call("sendMessage", base | allowed))["error"] is False
+    finally:
+        await customer.close()

@@ -104,7 +104,7 @@ async def test_acked_messages_survive_sigkill_and_resync_matches_storage(
             synced += [c["message"]["id"] for c in page["changes"] if c["type"] == "message"]
             if not page["hasMore"]:
                 break
-            page = (await vendor.call("syncMessages", {"since": page["syncCursor"]}))["data"]
+            page = (await vendor.request("syncMessages", {"since": page["syncCursor"]}))["data"]
     finally:
         await vendor.close()
         for s in again.values():

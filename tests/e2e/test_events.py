@@ -186,12 +186,8 @@ async def open_chat(customer: Client, vendor: Client, text: str = "Is it in stoc
 
 
 async def chats_via(client: Client, event: str, payload: Json | None = None) -> list[Json]:
-    """`getUserChats` / `joinRooms`: the `userChats` data (and the ack is the same)."""
-    ack = await client.call(event, payload)
-    body = await client.wait(
-        "userChats", lambda d: d.get("message") == "Chats has been sent successfully"
-    )
-    assert ack == body
+    """`getUserChats` / `joinRooms`: the `userChats` data (the ack confirms it)."""
+    body = await client.request(event, payload, "userChats")
     chats = ok(body, "Chats has been sent successfully")
     assert isinstance(chats, list), body
     for chat in chats:
@@ -200,10 +196,8 @@ async def chats_via(client: Client, event: str, payload: Json | None = None) -> 
 
 
 async def load(client: Client, payload: Json) -> Json:
-    """`joinChat`: the chat of `loadMessages` (and the ack is the same envelope)."""
-    ack = await client.call("joinChat", payload)
-    body = await client.wait("loadMessages")
-    assert ack == body
+    """`joinChat`: the chat of `loadMessages` (the ack confirms it)."""
+    body = await client.request("joinChat", payload, "loadMessages")
     return check_chat(ok(body, "Chats has been loaded"))
 
 

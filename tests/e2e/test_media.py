@@ -123,7 +123,7 @@ async def test_media_in_an_existing_chat_reaches_the_room_as_receive_media(
     png = Image.open(io.BytesIO((await fetch(_media_of(message)[0]["url"])).content))
     assert png.mode == "RGBA"  # transparency kept
 
-    page = (await vendor.call("syncMessages", {"since": start}))["data"]
+    page = (await vendor.request("syncMessages", {"since": start}))["data"]
     synced = [c["message"] for c in page["changes"] if c["type"] == "message"]
     assert [_media_of(m) for m in synced] == [_media_of(message)]
 

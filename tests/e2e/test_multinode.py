@@ -71,9 +71,9 @@ async def test_every_event_crosses_nodes(nodes: list[Server], on: Callable) -> N
     got = await customer.wait("receiveMessage", lambda d: d["data"][0]["text"] == "hello from B")
     assert got["data"][0]["senderType"] == "VENDOR"
 
-    listed = await vendor.call("getUserChats")
+    listed = await vendor.request("getUserChats", reply="userChats")
     assert [c["id"] for c in listed["data"]] == [chat["id"]]
-    rooms = await vendor.call("joinRooms")
+    rooms = await vendor.request("joinRooms", reply="userChats")
     assert rooms["data"][0]["messages"][-1]["text"] == "hello from B"
 
     await vendor.call("markAsRead", to_customer)
@@ -85,7 +85,7 @@ async def test_every_event_crosses_nodes(nodes: list[Server], on: Callable) -> N
     await customer.call("stoppedTyping", to_vendor)
     await vendor.wait("stoppedTyping")
 
-    loaded = await customer.call("joinChat", {"chatId": chat["id"]})
+    loaded = await customer.request("joinChat", {"chatId": chat["id"]}, "loadMessages")
     assert [m["text"] for m in loaded["data"]["messages"]] == ["hi", "hello from B"]
     await vendor.wait("updateReadReceipts")
 

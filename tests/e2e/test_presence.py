@@ -321,5 +321,5 @@ async def test_chat_and_presence_opened_together_are_not_refused(connect: UserFa
     assert "/chat" in chat_only.sio.namespaces
 
     # the late /chat socket is fully usable
-    ack = await chat_only.call("getUserChats")
-    assert ok(ack) == []
+    listed = await chat_only.request("getUserChats", reply="userChats")
+    assert ok(listed) == []

@@ -86,7 +86,7 @@ async def test_sync_pages_resume_where_they_stopped(connect: UserFactory) -> Non
     got: list[str] = []
     cursor, pages = start, 0
     while True:
-        page = (await vendor.call("syncMessages", {"since": cursor, "limit": 10}))["data"]
+        page = (await vendor.request("syncMessages", {"since": cursor, "limit": 10}))["data"]
         got += [m["id"] for m in _messages(page["changes"])]
         cursor, pages = page["syncCursor"], pages + 1
         if not page["hasMore"]:
@@ -94,7 +94,7 @@ async def test_sync_pages_resume_where_they_stopped(connect: UserFactory) -> Non
 
     assert got == ids
     assert pages == 3
-    again = (await vendor.call("syncMessages", {"since": cursor}))["data"]
+    again = (await vendor.request("syncMessages", {"since": cursor}))["data"]
     assert again["changes"] == []
     assert again["hasMore"] is False
 
@@ -106,7 +106,7 @@ async def test_cursors_the_server_did_not_issue_to_you_reset(connect: UserFactor
     forged = mine[:-2] + ("AA" if not mine.endswith("AA") else "BB")
 
     for cursor in (someone_elses, forged, "garbage", "v1.x.y"):
-        page = (await vendor.call("syncMessages", {"since": cursor}))["data"]
+        page = (await vendor.request("syncMessages", {"since": cursor}))["data"]
         assert page["reset"] is True, cursor
         assert page["changes"] == []
         assert page["syncCursor"]
@@ -120,10 +120,10 @@ async def test_a_cursor_older_than_retention_gets_reset(
     try:
         await (await vendor.connect()).ready()
         cursor = vendor.last("userChats")["syncCursor"]
-        fresh = (await vendor.call("syncMessages", {"since": cursor}))["data"]
+        fresh = (await vendor.request("syncMessages", {"since": cursor}))["data"]
         assert fresh.get("reset") is not True
         await asyncio.sleep(1.2)
-        stale = (await vendor.call("syncMessages", {"since": cursor}))["data"]
+        stale = (await vendor.request("syncMessages", {"since": cursor}))["data"]
     finally:
         await vendor.close()
     assert stale["reset"] is True
@@ -186,8 +186,8 @@ async def test_offline_messages_come_in_bounded_batches(
         ]
         await (await vendor.connect()).ready()
         first = vendor.last("offlineMessages")
-        second = await vendor.call("getOfflineMessages")
-        third = await vendor.call("getOfflineMessages")
+        second = await vendor.request("getOfflineMessages", reply="offlineMessages")
+        third = await vendor.request("getOfflineMessages", reply="offlineMessages")
         delivered = await customer.wait("messagesDelivered")
     finally:
         await asyncio.gather(customer.close(), vendor.close())
@@ -214,7 +214,7 @@ async def test_user_chats_carry_unread_counts_and_a_total(connect: UserFactory) 
                 },
             )
 
-    chats = await vendor.call("getUserChats")
+    chats = await vendor.request("getUserChats", reply="userChats")
 
     assert sorted(c["unreadCount"] for c in chats["data"]) == [2, 3]
     assert chats["totalUnread"] == 5

@@ -40,7 +40,8 @@ async def test_prune_drops_only_changes_past_retention(empty_database_url: str) 
     try:
         for at in (now - 10 * 86400_000, now - 2 * 86400_000, now):
             await db.write(lambda c, at=at: feeds.append_feed(c, [VENDOR], "read", "c", at))
-        pruned = await SyncService(db, retention_seconds=86400, page_size=10).prune()
+        sync = SyncService(db, retention_seconds=86400, page_size=10, list_budget=1 << 20)
+        pruned = await sync.prune()
         async with db.read() as conn:
             left = [e.at for e in (await feeds.feed_page(conn, VENDOR, 0, 10))[0]]
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 import engineio
 from engineio import packet
 
-from slychat.transport.engine import WebsocketSocket
+from slychat.transport.engine import EngineServer, WebsocketSocket
 
 
 class FakeWebsocket:
@@ -87,3 +87,36 @@ async def test_a_wake_up_takes_everything_queued_up_to_the_end() -> None:
 
     assert await socket._queued() == queued
     assert await socket._queued() == []
+
+
+class StalledWebsocket(FakeWebsocket):
+    """A peer that stopped reading: every send waits until the connection is dropped."""
+
+    async def send(self, data: str) -> None:
+        await self.closed.wait()
+        raise OSError("dropped")
+
+
+async def test_a_socket_whose_queue_fills_is_disconnected() -> None:
+    server = EngineServer(async_mode="asgi", max_queued_packets=5)
+    gone: list[str] = []
+
+    @server.on("disconnect")  # type: ignore[untyped-decorator]
+    async def disconnect(sid: str, reason: Any) -> None:
+        gone.append(sid)
+
+    socket = WebsocketSocket(server, "slow")
+    server.sockets["slow"] = socket
+    ws = StalledWebsocket()
+    serving = asyncio.ensure_future(socket._websocket_handler(ws))
+    await socket.send(packet.Packet(packet.MESSAGE, "first"))
+    await asyncio.sleep(0)  # the writer takes it and stalls on the peer
+
+    for i in range(50):
+        await socket.send(packet.Packet(packet.MESSAGE, f"m{i}"))
+    assert socket.queue.qsize() == 5  # never more than the cap
+
+    await asyncio.wait_for(serving, 5)
+    assert gone == ["slow"]
+    assert socket.closed
+    assert ws.closed.is_set()

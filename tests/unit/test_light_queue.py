@@ -59,3 +59,14 @@ async def test_the_write_gate_holds_writers_only_while_paused() -> None:
     assert not gate.is_set()
     gate.set()
     await asyncio.wait_for(writer, 1)
+
+
+def test_a_bounded_queue_says_when_it_is_full_and_still_takes_the_end_marker() -> None:
+    queue = LightQueue(2)
+    queue.put_nowait(1)
+    assert not queue.full()
+    queue.put_nowait(2)
+    assert queue.full()
+    queue.put_nowait(None)  # the producer asks `full()`; the end marker must get in
+    assert queue.qsize() == 3
+    assert not LightQueue().full()

@@ -11,6 +11,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from slychat.logs import describe
 from slychat.transport.codec import Json
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class RedisFanout(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc
                         "fan-out publish of %d messages failed (%d so far): %s",
                         len(batch),
                         self.publish_failures,
-                        exc,
+                        describe(exc),
                     )
 
 

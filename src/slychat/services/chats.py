@@ -10,6 +10,7 @@ from slychat.errors import Forbidden, Invalid, NotFound
 from slychat.identity import User
 from slychat.ids import now_ms
 from slychat.models import Chat, ChatKey, ChatView
+from slychat.services import budget
 from slychat.services.events import MessagesRead
 from slychat.services.sync import Position, head_position
 from slychat.storage import feeds
@@ -36,6 +37,15 @@ class ChatList:
     views: list[ChatView]
     total_unread: int
     head: Position
+    has_more: bool = False  # more chats follow (ask with `before` = the last chat's id)
+
+
+MAX_RECEIPT_IDS = 1000
+
+# Every chat of a userChats page gets an equal share of the page's budget for its
+# messages (a chat full of long messages cannot crowd the others out), at least this much;
+# and always its latest message, which a chat list shows.
+_MIN_CHAT_SHARE = 2 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +77,13 @@ async def resolve_chat(conn: AsyncConnection, user: User, ref: ChatRef) -> Chat:
 
 
 class ChatService:
-    def __init__(self, db: Database, page_size: int, chats_page_size: int) -> None:
+    def __init__(
+        self, db: Database, page_size: int, chats_page_size: int, list_budget: int
+    ) -> None:
         self.db = db
         self.page_size = page_size
         self.chats_page_size = chats_page_size
+        self.list_budget = list_budget
 
     async def list_chats(
         self, user: User, before_chat_id: str | None = None, limit: int | None = None
@@ -86,16 +99,26 @@ class ChatService:
                 if anchor is None or not anchor.has_participant(user):
                     raise NotFound("Chat not found")
                 before = (anchor.last_message_at, anchor.id)
-            chats = await repo.list_chats(conn, user, before, limit or self.chats_page_size)
+            limit = limit or self.chats_page_size
+            chats = await repo.list_chats(conn, user, before, limit + 1)
+            more, chats = len(chats) > limit, chats[:limit]
             ids = [chat.id for chat in chats]
             pages = await repo.latest_pages(conn, ids, self.page_size)
             unread = await repo.unread_counts(conn, ids, user)
             total_unread = await repo.total_unread(conn, user)
-        views = [
-            ChatView(chat, pages[chat.id][0], unread.get(chat.id, 0), pages[chat.id][1])
-            for chat in chats
-        ]
-        return ChatList(views, total_unread, head)
+        share = max(self.list_budget // max(len(chats), 1), _MIN_CHAT_SHARE)
+        views: list[ChatView] = []
+        left = self.list_budget
+        for chat in chats:
+            page, older = pages[chat.id]
+            kept = budget.latest(page, budget.message_cost, share - budget.chat_cost(chat))
+            cost = budget.chat_cost(chat) + budget.total(kept, budget.message_cost)
+            if views and cost > left:
+                more = True
+                break
+            left -= cost
+            views.append(ChatView(chat, kept, unread.get(chat.id, 0), older or kept != page))
+        return ChatList(views, total_unread, head, more)
 
     async def open_chat(
         self, user: User, ref: ChatRef, before: MessageCursor | None, limit: int | None
@@ -109,7 +132,9 @@ class ChatService:
             page, has_more = await repo.message_page(
                 conn, chat.id, before_seq, limit or self.page_size
             )
-            return ChatView(chat, page, 0, has_more), receipt
+            room = self.list_budget - budget.chat_cost(chat)
+            kept = budget.latest(page, budget.message_cost, room)
+            return ChatView(chat, kept, 0, has_more or kept != page), receipt
 
         view, receipt = await self.db.write(work)
         return view, (receipt if receipt.message_ids else None)
@@ -123,12 +148,17 @@ class ChatService:
 
 async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> MessagesRead:
     now = now_ms()
-    ids = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
+    marked = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
+    # A receipt names the newest messages it covers, a bounded list: everything older in
+    # the chat is read too (markAsRead reads them all), and a reload shows it.
+    ids = marked[-MAX_RECEIPT_IDS:]
     if ids:
         await feeds.append_feed(
             conn, (chat.customer, chat.vendor), "read", chat.id, now, message_ids=ids, actor=reader
         )
-    return MessagesRead(chat.id, reader, chat.counterpart_of(reader), tuple(ids), now)
+    return MessagesRead(
+        chat.id, reader, chat.counterpart_of(reader), tuple(ids), now, count=len(marked)
+    )
 
 
 async def _before_seq(

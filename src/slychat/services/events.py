@@ -43,8 +43,9 @@ class MessagesRead:
     chat_id: str
     reader: User
     counterpart: User
-    message_ids: tuple[str, ...]
+    message_ids: tuple[str, ...]  # the newest ones read, at most MAX_RECEIPT_IDS
     at: int
+    count: int = 0  # how many were read, when more than the ids listed
 
 
 @dataclass(frozen=True, slots=True)

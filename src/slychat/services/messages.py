@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.errors import Forbidden, Invalid, NotFound
-from slychat.identity import Role, User
+from slychat.identity import User
 from slychat.ids import now_ms
 from slychat.media.store import MediaStore, release
 from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
+from slychat.services import budget
 from slychat.services.chat_directory import ChatDirectory
+from slychat.services.chat_policy import NewChatPolicy
 from slychat.services.chats import ChatRef
 from slychat.services.events import ChatStarted, Event, MessageDeleted, MessageSent
+from slychat.services.limits import Limits
 from slychat.services.presence import PresenceService
 from slychat.services.sync import record_delivery
 from slychat.storage import feeds
@@ -62,9 +65,13 @@ class MessageService:
         presence: PresenceService,
         media_store: MediaStore,
         offline_batch: int,
-        chat_starters: frozenset[Role] = frozenset({Role.CUSTOMER}),
+        list_budget: int,
+        new_chats: NewChatPolicy,
+        limits: Limits,
     ) -> None:
-        self.chat_starters = chat_starters
+        self.limits = limits
+        self.list_budget = list_budget
+        self.new_chats = new_chats
         self.db = db
         self.media_store = media_store
         self.chats = chats
@@ -78,12 +85,10 @@ class MessageService:
         recipient = key.counterpart_of(sender)
         chat_id = await self.chats.find(key)
         if chat_id is None:
-            if sender.role not in self.chat_starters:
-                raise Forbidden(
-                    f"A {sender.role.value.lower()} cannot start a chat; "
-                    f"a {recipient.role.value.lower()} starts it"
-                )
-            _require_new_chat_details(cmd.details)
+            self.new_chats.check(sender, cmd.details)
+            # Last, once the message is known to create the chat: a message to an existing
+            # chat never spends it, and a refused one has stored nothing yet.
+            await self.limits.new_chat(sender)
         item = Outgoing(
             key=key,
             chat_id=chat_id,
@@ -153,9 +158,12 @@ class MessageService:
         now = now_ms()
 
         async def work(conn: AsyncConnection) -> tuple[list[Message], bool]:
-            taken, more = await repo.take_undelivered(conn, user, now, self.offline_batch)
+            found, more = await repo.undelivered(conn, user, self.offline_batch)
+            kept = budget.prefix(found, budget.message_cost, self.list_budget)
+            await repo.mark_delivered(conn, [m.id for m in kept], now)
+            taken = [replace(m, delivered_at=now) for m in kept]
             await record_delivery(conn, taken, now)
-            return taken, more
+            return taken, more or len(kept) < len(found)
 
         return await self.db.write(work)
 
@@ -164,18 +172,9 @@ class MessageService:
         key = ref.key_for(user)
         if key is None:
             raise Invalid("productId and recipientId are required")
-        return await self.chats.find(key)
-
-
-def _require_new_chat_details(details: ChatDetails) -> None:
-    missing = [
-        name
-        for name, value in (
-            ("productName", details.product_name),
-            ("storeName", details.store_name),
-            ("customerName", details.customer_name),
-        )
-        if not value
-    ]
-    if missing:
-        raise Invalid(f"A new chat needs {', '.join(missing)}")
+        chat_id = await self.chats.find(key)
+        if chat_id is None and not self.new_chats.may_start(user):
+            # Only someone who could start this chat may be about to: a vendor typing to
+            # a customer who never wrote to them would be unsolicited.
+            raise Forbidden("There is no chat with this user about this product")
+        return chat_id

@@ -45,6 +45,10 @@ class PresenceService:
         await self.db.write(lambda conn: repo.save_last_seen(conn, user, seen))
         return seen
 
+    async def connections(self, user: User, kind: str) -> int:
+        """How many connections of `kind` (PRESENCE or CHAT) the user holds."""
+        return await self.registry.count(kind, user)
+
     async def is_online(self, user: User) -> bool:
         return await self.registry.count(PRESENCE, user) > 0
 

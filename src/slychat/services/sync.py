@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from slychat.identity import Role, User
 from slychat.ids import now_ms
 from slychat.models import FeedEntry, Message
+from slychat.services import budget
 from slychat.storage import feeds
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
@@ -82,8 +83,11 @@ class SyncPage:
 
 
 class SyncService:
-    def __init__(self, db: Database, retention_seconds: float, page_size: int) -> None:
+    def __init__(
+        self, db: Database, retention_seconds: float, page_size: int, list_budget: int
+    ) -> None:
         self.db = db
+        self.list_budget = list_budget
         self.retention_ms = int(retention_seconds * 1000)
         self.page_size = page_size
 
@@ -98,6 +102,9 @@ class SyncService:
             entries, has_more = await feeds.feed_page(
                 conn, user, since.pos, limit or self.page_size
             )
+        kept = budget.prefix(entries, budget.change_cost, self.list_budget)
+        if len(kept) < len(entries):
+            entries, has_more = kept, True
         delivered = await self._deliver(user, entries, now)
         if delivered:
             by_id = {m.id: m for m in delivered}

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from slychat.errors import Unavailable
+from slychat.logs import describe
 from slychat.storage import sqlite_checkpoint, sqlite_inline
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_engine(url: str, pool_size: int, pool_timeout: float) -> AsyncEngine:
             pool_size=pool_size,
             pool_timeout=pool_timeout,
             async_creator=sqlite_inline.creator(path),
+            hide_parameters=True,  # errors must not quote values (message text) in logs
         )
         _configure_sqlite(engine)
         return engine
@@ -79,6 +81,7 @@ def create_engine(url: str, pool_size: int, pool_timeout: float) -> AsyncEngine:
         max_overflow=pool_size,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        hide_parameters=True,  # errors must not quote values (message text) in logs
     )
 
 
@@ -180,7 +183,7 @@ class Database:
                     lock_waits += 1
                     continue
                 if tries >= self.retries:
-                    log.error("giving up after %d retries: %s", tries, _driver_error(exc))
+                    log.error("giving up after %d retries: %s", tries, describe(_driver_error(exc)))
                     raise Unavailable() from exc
                 tries += 1
                 delay = min(0.05 * 2**tries, 1.0)
@@ -188,7 +191,7 @@ class Database:
                     "transient database error (retry %d in %.2fs): %s",
                     tries,
                     delay,
-                    _driver_error(exc),
+                    describe(_driver_error(exc)),
                 )
                 await asyncio.sleep(delay)
 

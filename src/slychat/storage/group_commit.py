@@ -16,6 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from slychat.logs import describe
+
 log = logging.getLogger(__name__)
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -60,7 +62,11 @@ class GroupCommit(Generic[In, Out]):
             if len(batch) == 1:
                 _settle(batch[0][1], exc=exc)
                 return
-            log.warning("a batch of %d sends failed (%s); storing them one by one", len(batch), exc)
+            log.warning(
+                "a batch of %d sends failed (%s); storing them one by one",
+                len(batch),
+                describe(exc),
+            )
             for one in batch:
                 await self._commit([one])
             return

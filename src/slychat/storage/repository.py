@@ -224,15 +224,13 @@ def mark_read_statement(chat_id: str, sender: Role, now: int) -> Any:
     )
 
 
-async def take_undelivered(
-    conn: AsyncConnection, recipient: User, now: int, limit: int
+async def undelivered(
+    conn: AsyncConnection, recipient: User, limit: int
 ) -> tuple[list[Message], bool]:
-    """Up to `limit` live messages to `recipient` that reached none of their sockets,
-    marked delivered now, per chat in `seq` order; and whether more remain."""
+    """Up to `limit` live messages to `recipient` that reached none of their sockets, per
+    chat in `seq` order; and whether more remain."""
     rows = list(await conn.execute(undelivered_query(recipient, limit + 1)))
-    taken = rows[:limit]
-    await mark_delivered(conn, [row.id for row in taken], now)
-    found = [replace(message_from_row(row), delivered_at=now) for row in taken]
+    found = [message_from_row(row) for row in rows[:limit]]
     return await with_media(conn, found), len(rows) > limit
 
 
@@ -252,12 +250,14 @@ def undelivered_query(recipient: User, limit: int) -> Any:
 
 
 async def tombstone(conn: AsyncConnection, message_id: str, now: int) -> list[str]:
-    """Erase a message's content and keep (id, chat, deleted_at) for late syncs; the
-    media store keys of its files, whose rows are gone (the caller removes the files)."""
+    """Erase a message's content and keep (id, chat, deleted_at) for late syncs, and its
+    client id, so that a late retry of the send is answered with the tombstone instead of
+    storing the message again; the media store keys of its files, whose rows are gone
+    (the caller removes the files)."""
     await conn.execute(
         update(messages)
         .where(messages.c.id == message_id)
-        .values(deleted_at=now, text=None, client_message_id=None, media_count=0)
+        .values(deleted_at=now, text=None, media_count=0)
     )
     removed = await conn.execute(
         message_media.delete()

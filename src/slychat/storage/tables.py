@@ -17,6 +17,8 @@ from sqlalchemy import (
     false,
 )
 
+from slychat import field_limits
+
 # Times are epoch milliseconds (BIGINT): exact to the millisecond the wire shows, and the
 # same type and ordering on SQLite and PostgreSQL.
 metadata = MetaData(
@@ -32,11 +34,11 @@ chats = Table(
     "chats",
     metadata,
     Column("id", String(24), primary_key=True),
-    Column("product_id", String(255), nullable=False),
+    Column("product_id", String(field_limits.PRODUCT_ID), nullable=False),
     Column("vendor_id", BigInteger, nullable=False),
     Column("customer_id", BigInteger, nullable=False),
     Column("product_image_url", Text),
-    Column("product_price", String(64)),
+    Column("product_price", String(field_limits.PRODUCT_PRICE)),
     Column("product_name", Text),
     Column("store_logo_url", Text),
     Column("customer_profile_pic", Text),
@@ -62,7 +64,7 @@ messages = Table(
     Column("sender_id", BigInteger, nullable=False),
     Column("sender_type", String(8), nullable=False),
     Column("text", Text),
-    Column("client_message_id", String(128)),
+    Column("client_message_id", String(field_limits.CLIENT_MESSAGE_ID)),
     Column("created_at", BigInteger, nullable=False),
     Column("recipient_online", Boolean, nullable=False, server_default=false()),
     Column("read", Boolean, nullable=False, server_default=false()),
@@ -160,4 +162,16 @@ feed = Table(
     Column("at", BigInteger, nullable=False),
     # Retention pruning deletes by age.
     Index(None, "at"),
+)
+
+# Tokens refused before their own expiry (`slychat revoke <jti>`). Every node reads the rows
+# revoked since its last look; a row is pruned once `expires_at` passed, when no token it
+# names can be accepted anymore.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(255), primary_key=True),
+    Column("revoked_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "revoked_at"),
 )

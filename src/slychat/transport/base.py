@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import socketio
 
 from slychat.container import Container
-from slychat.errors import AppError, Invalid
+from slychat.errors import AppError, Invalid, RateLimited, TooManyConnections, Unauthorized
 from slychat.identity import User
+from slychat.services.limits import Limits
+from slychat.services.revocations import Revocations
 from slychat.transport import wire
+from slychat.transport.codec import UNREADABLE
 from slychat.transport.schemas import Payload, parse
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
 _RESERVED = frozenset({"connect", "disconnect", "connect_error"})
+# Events that also spend a bucket of their user, besides their socket's.
+_PER_USER: dict[str, Callable[[Limits, User], Awaitable[None]]] = {
+    "sendMessage": Limits.message,
+    "typing": Limits.typing,
+    "stoppedTyping": Limits.typing,
+}
 
 
 class Session:
@@ -27,14 +37,26 @@ class Session:
     own reader (`async_handlers=False`), so two messages sent back to back are stored in
     order without any lock. Events that arrive during the /chat handshake wait for it:
     `opening` is its outcome while it runs, and None once the socket is open.
+    `expires_at` is when the handshake's token stops being honoured (its `exp` plus the
+    clock leeway; None: never) and `token_id` its `jti`, by which it may be revoked.
     """
 
-    __slots__ = ("alive", "opening", "user")
+    __slots__ = ("alive", "events_full_at", "expires_at", "opening", "token_id", "user")
 
-    def __init__(self, user: User, opening: asyncio.Future[bool] | None = None) -> None:
+    def __init__(
+        self,
+        user: User,
+        opening: asyncio.Future[bool] | None = None,
+        *,
+        expires_at: float | None = None,
+        token_id: str | None = None,
+    ) -> None:
         self.user = user
         self.opening = opening
         self.alive = True  # until the socket disconnects
+        self.events_full_at = 0.0  # when this socket's event bucket is full again
+        self.expires_at = expires_at
+        self.token_id = token_id
 
     async def is_open(self) -> bool:
         return self.opening is None or await self.opening
@@ -83,6 +105,15 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 return await self.fail(sid, Invalid(f"'{event}' is a reserved event name"))
             return await super().trigger_event(event, *args)
         if event not in self.events:
+            # Refused for its name (below), it still spends its socket's bucket: a flood
+            # of such events costs the server as much as any other.
+            session = self.sessions.get(sid)
+            refusal = None if session is None else await self.rate_refusal(sid, session, event)
+            if refusal is not None:
+                return await self.fail(sid, refusal)
+        if event == UNREADABLE:
+            return await self.fail(sid, Invalid("The payload is not JSON this server reads"))
+        if event not in self.events:
             return await self.fail(sid, Invalid(f"Unknown event '{event[:64]}'"))
         session = self.sessions.get(sid)
         if session is not None:
@@ -94,12 +125,50 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await super().trigger_event(event, *args)
 
     async def token_refusal(self, sid: str, session: Session) -> AppError | None:
-        """Why the socket's token no longer lets it act (expired, revoked), if it does not."""
-        return None
+        """Why the socket's token no longer lets it act (expired, revoked), if it does not.
+        The socket is then disconnected, once the refusal (appError and ack) is on its way."""
+        refusal = stale_token(session, self.c.revocations, time.time())
+        if refusal is not None:
+            self.spawn(self.disconnect(sid), session.user)
+        return refusal
+
+    async def drop_stale_tokens(self) -> int:
+        """Disconnect every socket whose token expired or was revoked, saying why first;
+        how many. Runs every `SLYCHAT_REVOCATION_POLL`, so that a socket that only listens
+        does not go on receiving on a token that is no longer good."""
+        now = time.time()
+        dropped = 0
+        for i, (sid, session) in enumerate(list(self.sessions.items())):
+            if i % 1000 == 999:
+                await asyncio.sleep(0)  # a long scan must not hold the loop
+            refusal = stale_token(session, self.c.revocations, now)
+            if refusal is not None and session.alive:
+                await self.fail(sid, refusal)
+                await self.disconnect(sid)
+                dropped += 1
+        return dropped
 
     async def rate_refusal(self, sid: str, session: Session, event: str) -> AppError | None:
-        """Why `event` may not run now (a rate limit), if it may not."""
+        """Why `event` may not run now (a rate limit), if it may not: every event spends a
+        token of its socket (in memory), some also one of their user (shared by the user's
+        sockets, on every node with Redis)."""
+        limits = self.c.limits
+        try:
+            session.events_full_at = limits.event(session.events_full_at, time.monotonic())
+            per_user = _PER_USER.get(event)
+            if per_user is not None:
+                await per_user(limits, session.user)
+        except RateLimited as exc:
+            return exc
         return None
+
+    async def refuse_over_cap(self, user: User, kind: str) -> None:
+        """connect_error 429 when `user` already holds as many connections of `kind` as
+        allowed (with Redis, counted on every node)."""
+        cap = self.c.settings.max_connections_per_user
+        if await self.c.presence.connections(user, kind) >= cap:
+            exc = TooManyConnections(f"Too many connections: at most {cap} per user")
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, wire.error(exc))
 
     async def fail(self, sid: str, exc: AppError) -> wire.Json:
         """Tell the socket what went wrong; the handler returns the same object as its ack."""
@@ -127,3 +196,12 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except Exception:
             log.exception("handler failed for %s", session.user.key)
             return await self.fail(sid, AppError())
+
+
+def stale_token(session: Session, revocations: Revocations, now: float) -> AppError | None:
+    """Why a socket's token is no longer good (expired or revoked), if it is not."""
+    if session.expires_at is not None and now >= session.expires_at:
+        return Unauthorized("Token has expired")
+    if revocations.is_revoked(session.token_id):
+        return Unauthorized("Token has been revoked")
+    return None

@@ -10,6 +10,7 @@ from slychat.container import Container
 from slychat.errors import AppError, Invalid, Unavailable
 from slychat.identity import Role, User
 from slychat.services.events import delivered
+from slychat.services.presence import CHAT
 from slychat.services.sync import SyncPage
 from slychat.transport import schemas, wire
 from slychat.transport.base import Namespace, Session
@@ -42,8 +43,15 @@ class ChatNamespace(Namespace):
         self.present = Presenter(self, container.cursors, container.media_store.url)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        user = authenticate(self.c.tokens, environ, auth, _CHAT_ROLES)
-        session = Session(user, asyncio.get_running_loop().create_future())
+        credentials = authenticate(self.c, environ, auth, _CHAT_ROLES)
+        user = credentials.user
+        await self.refuse_over_cap(user, CHAT)
+        session = Session(
+            user,
+            asyncio.get_running_loop().create_future(),
+            expires_at=credentials.honoured_until,
+            token_id=credentials.token_id,
+        )
         self.sessions[sid] = session
         since = auth.get("syncCursor") if isinstance(auth, dict) else None
         # The rest needs the connection accepted first, and may wait for /presence.
@@ -90,7 +98,7 @@ class ChatNamespace(Namespace):
         if since is not None and session.alive:
             # A reconnecting client catches up from its cursor; its missed messages
             # come in the sync, so offlineMessages does not repeat them.
-            page = await self._sync(sid, user, since, None)
+            _body, page = await self._sync(sid, user, since, None)
             synced = not page.reset
         if session.alive:
             await self._send_offline(sid, user, empty=synced)
@@ -104,7 +112,7 @@ class ChatNamespace(Namespace):
                 await self.present.publish([read])
             body = wire.ok("Chats has been loaded", self.present.chat(view, session.user))
             await self.emit("loadMessages", body, to=sid)
-            return body
+            return self.present.confirm(body, view.messages, view.has_more, chatId=view.chat.id)
 
         return await self.handle(sid, args, schemas.JoinChat, action)
 
@@ -122,7 +130,9 @@ class ChatNamespace(Namespace):
         chats = await self.c.chats.list_chats(session.user, p.before, p.limit)
         body = self.present.chats("Chats has been sent successfully", session.user, chats)
         await self.emit("userChats", body, to=sid)
-        return body
+        # The envelope's own top-level fields stay where clients read them on userChats.
+        top = {"syncCursor": body["syncCursor"], "totalUnread": body["totalUnread"]}
+        return self.present.confirm(body, chats.views, chats.has_more, **top) | top
 
     async def on_sendMessage(self, sid: str, *args: Any) -> wire.Json | None:
         async def action(session: Session, p: schemas.SendMessage) -> wire.Json:
@@ -186,20 +196,27 @@ class ChatNamespace(Namespace):
 
     async def on_syncMessages(self, sid: str, *args: Any) -> wire.Json | None:
         async def action(session: Session, p: schemas.SyncMessages) -> wire.Json:
-            page = await self._sync(sid, session.user, p.since, p.limit)
-            return self.present.sync(session.user, page)
+            body, page = await self._sync(sid, session.user, p.since, p.limit)
+            extra = {"syncCursor": body["data"]["syncCursor"]}
+            if page.reset:
+                extra["reset"] = True
+            return self.present.confirm(body, body["data"]["changes"], page.has_more, **extra)
 
         return await self.handle(sid, args, schemas.SyncMessages, action)
 
-    async def _sync(self, sid: str, user: User, since: str, limit: int | None) -> SyncPage:
+    async def _sync(
+        self, sid: str, user: User, since: str, limit: int | None
+    ) -> tuple[wire.Json, SyncPage]:
         page = await self.c.sync.sync(user, self.c.cursors.decode(since, user), limit)
-        await self.emit("syncMessages", self.present.sync(user, page), to=sid)
+        body = self.present.sync(user, page)
+        await self.emit("syncMessages", body, to=sid)
         await self.present.publish(delivered(list(page.delivered)))
-        return page
+        return body, page
 
     async def on_getOfflineMessages(self, sid: str, *args: Any) -> wire.Json | None:
         async def action(session: Session, _p: schemas.Payload) -> wire.Json:
-            return await self._send_offline(sid, session.user, empty=False)
+            body = await self._send_offline(sid, session.user, empty=False)
+            return self.present.confirm(body, body["data"], body["hasMore"])
 
         return await self.handle(sid, args, schemas.Payload, action)
 

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import socketio
 
+UNREADABLE = "\x00unreadable"  # no client can name an event this: NUL is refused
+
 
 class Json:
     """The `json` module interface python-socketio calls."""
@@ -34,7 +36,14 @@ class Json:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
+            pass
+        try:
             return json.loads(text)
+        except (RecursionError, ValueError):
+            # Nested deeper than any parser follows, or not JSON at all: the packet still
+            # reaches the namespace (its ack id is read before the JSON), as an event that
+            # is refused with a clear appError.
+            return [UNREADABLE]
 
 
 class Packet(socketio.packet.Packet):  # type: ignore[misc]

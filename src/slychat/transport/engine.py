@@ -16,6 +16,7 @@ handshake lives there); one that opens as a websocket, as slychat's clients do, 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import engineio
@@ -23,13 +24,55 @@ import socketio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
+from slychat.transport import admission
+from slychat.transport.admission import Admission
 from slychat.transport.light_queue import LightQueue
+
+log = logging.getLogger(__name__)
+_FAIR_SHARE = 16  # frames one socket handles before the others get a turn
+_background: set[asyncio.Future[None]] = set()
+
+
+def _spawn(work: Any) -> None:
+    task = asyncio.ensure_future(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
     connected: bool  # the library's: set once the transport is established
+    closed: bool
+    closing: bool
+    queue: LightQueue
+    ws: Any = None  # the websocket, while one serves the socket
+    dropped = False  # disconnected for reading too slowly
+
+    async def send(self, pkt: Any) -> None:
+        if self.queue.full():
+            self._drop()
+            return
+        await super().send(pkt)
+
+    def _drop(self) -> None:
+        """The client reads slower than it is written to: disconnect it rather than queue
+        without end (it catches up with syncMessages when it comes back)."""
+        if self.dropped or self.closed or self.closing:
+            return
+        self.dropped = True
+        log.warning("a client left %d events unread; disconnecting it", self.queue.qsize())
+        # Not here: this send belongs to another user's handler, which must not wait for
+        # this socket's disconnect handlers.
+        _spawn(self._close_dropped())
+
+    async def _close_dropped(self) -> None:
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+        if self.ws is not None:
+            # The writer may be stuck behind a peer that stopped reading; closing the
+            # websocket drops the connection (see transport.websocket).
+            await self.ws.close()
 
     async def _websocket_handler(self, ws: Any) -> Any:
+        self.ws = ws
         if self.connected:  # an upgrade from long-polling: the library's own loop
             return await super()._websocket_handler(ws)
         self.connected = True
@@ -40,7 +83,14 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
     async def _serve_websocket(self, ws: Any) -> None:
         writer = asyncio.ensure_future(self._write(ws))
         limit = self.server.max_http_buffer_size
+        handled = 0
         while True:
+            handled += 1
+            if handled % _FAIR_SHARE == 0:
+                # Frames that arrived together are read without waiting, and a refused
+                # event never waits either: a client sending thousands at once would hold
+                # the loop until it had them all handled. Let the others run.
+                await asyncio.sleep(0)
             try:
                 data = await ws.wait()
             except (Exception, asyncio.CancelledError):  # the websocket closed
@@ -54,7 +104,8 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
             except exceptions.SocketIsClosedError:
                 break
             except Exception:
-                self.server.logger.exception("%s: receive error", self.sid)
+                # (not the session id: whoever holds it may act on the connection)
+                self.server.logger.exception("a websocket packet could not be handled")
         await self.queue.put(None)  # the writer sends what is queued, then stops
         await writer
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
@@ -89,12 +140,67 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
 
 
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    sockets: dict[str, Any]
+
+    def __init__(
+        self,
+        *,
+        max_queued_packets: int = 0,
+        admission: Admission | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_queued_packets = max_queued_packets  # per socket; 0: no limit
+        self.admission = admission
+
     def create_queue(self, *args: Any, **kwargs: Any) -> LightQueue:
         """Each socket's queue of packets to send: a `LightQueue`, small while empty."""
-        return LightQueue()
+        return LightQueue(self.max_queued_packets)
+
+    async def _handle_connect(
+        self, environ: dict[str, Any], transport: str, jsonp_index: int | None = None
+    ) -> Any:
+        """A new connection: refused with an HTTP status before any state is kept when the
+        process is full (503) or the address makes too many attempts (429)."""
+        if self.admission is not None:
+            refusal = await self.admission.refusal(environ, len(self.sockets))
+            if refusal is not None:
+                return await _refuse(environ, *admission.response(refusal))
+        return await super()._handle_connect(environ, transport, jsonp_index)
+
+
+async def _refuse(environ: dict[str, Any], status: str, headers: Any, body: bytes) -> Any:
+    scope = environ["asgi.scope"]
+    denial = "websocket.http.response" in scope.get("extensions", {})
+    if scope["type"] != "websocket" or not denial:
+        # Long-polling (or a server without ASGI's websocket denial responses: engine.io
+        # then closes the websocket, which the server answers with 403).
+        return {"status": status, "headers": headers, "response": body}
+    send = environ["asgi.send"]
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": int(status.split(" ", 1)[0]),
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+    return None  # answered
 
 
 class Server(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server, closing a connection that has not opened a namespace with
+    a valid token within `handshake_timeout` seconds: python-socketio has no such limit
+    (socket.io's `connectTimeout`), and an idle engine.io connection costs as much as a
+    real one."""
+
+    eio: EngineServer
+
+    def __init__(self, *, handshake_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.handshake_timeout = handshake_timeout
+        self._deadlines: dict[str, asyncio.TimerHandle] = {}  # engine.io sid -> its timer
+
     def _engineio_server_class(self) -> type[EngineServer]:
         return EngineServer
 
@@ -103,4 +209,42 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         socket = self.eio.sockets.get(eio_sid)
         if type(socket) is AsyncSocket:
             socket.__class__ = WebsocketSocket
+        if self.handshake_timeout is not None:
+            self._deadlines[eio_sid] = asyncio.get_running_loop().call_later(
+                self.handshake_timeout, self._handshake_expired, eio_sid
+            )
         return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        if eio_sid in self._deadlines:
+            namespace = namespace or "/"
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            if sid is not None and self.manager.is_connected(sid, namespace):
+                self._deadlines.pop(eio_sid).cancel()
+        # A connect handler that awaits (/presence counts the connection, in Redis with
+        # several nodes) can outlive its transport: a polling client's close comes on
+        # another request, and the library skips the disconnect handler of a socket that
+        # is still connecting, then admits it. Left so, it would stay counted online and
+        # in its namespace's sessions for good: run its disconnect now.
+        ns = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, ns)
+        if sid is not None and self.manager.is_connected(sid, ns) and self._gone(eio_sid):
+            await self._handle_disconnect(eio_sid, ns, self.reason.TRANSPORT_CLOSE)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        deadline = self._deadlines.pop(eio_sid, None)
+        if deadline is not None:
+            deadline.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    def _handshake_expired(self, eio_sid: str) -> None:
+        self._deadlines.pop(eio_sid, None)
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and not socket.closed:
+            _spawn(socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT))
+
+    def _gone(self, eio_sid: str) -> bool:
+        """The engine.io connection is closed or closing."""
+        socket = self.eio.sockets.get(eio_sid)
+        return socket is None or bool(socket.closed or socket.closing)

@@ -1,4 +1,7 @@
-"""Who is connecting: the token from `auth.token`, a `token` or Bearer header, or `?token=`."""
+"""Who is connecting: the token from `auth.token`, a `token` or Bearer header, or `?token=`.
+
+Whatever a client sends here is refused with `connect_error` 401 unless it is a valid,
+unrevoked token: the payload is never trusted to have any shape."""
 
 from __future__ import annotations
 
@@ -8,15 +11,18 @@ from urllib.parse import parse_qs
 
 import socketio
 
-from slychat.errors import AppError, Forbidden
-from slychat.identity import Role, User
-from slychat.services.auth import TokenService
+from slychat.container import Container
+from slychat.errors import AppError, Forbidden, NotFound, Unauthorized
+from slychat.identity import Role
+from slychat.services.auth import Credentials
 from slychat.transport import wire
 
 
-def token_from(environ: Mapping[str, Any], auth: Any) -> str | None:
-    if isinstance(auth, Mapping) and isinstance(auth.get("token"), str):
-        return str(auth["token"]).removeprefix("Bearer ").strip() or None
+def token_from(environ: Mapping[str, Any], auth: Any) -> object:
+    """The token as the client sent it (possibly not a string: `credentials` refuses it)."""
+    if isinstance(auth, Mapping) and auth.get("token") is not None:
+        given = auth["token"]
+        return given.removeprefix("Bearer ").strip() if isinstance(given, str) else given
     header = environ.get("HTTP_TOKEN")
     if header:
         return str(header).strip()
@@ -35,14 +41,39 @@ def bearer_token(authorization: str | None) -> str | None:
     return None
 
 
+def verified(container: Container, token: object) -> Credentials:
+    """A valid token that was not revoked, or `Unauthorized`."""
+    credentials = container.tokens.credentials(token)
+    if container.revocations.is_revoked(credentials.token_id):
+        raise Unauthorized("Token has been revoked")
+    return credentials
+
+
 def authenticate(
-    tokens: TokenService, environ: Mapping[str, Any], auth: Any, allowed: frozenset[Role]
-) -> User:
-    """The connecting user, or a refusal the client sees as `connect_error`."""
+    container: Container, environ: Mapping[str, Any], auth: Any, allowed: frozenset[Role]
+) -> Credentials:
+    """The connecting user's credentials, or a refusal the client sees as `connect_error`."""
     try:
-        user = tokens.verify(token_from(environ, auth))
-        if user.role not in allowed:
-            raise Forbidden(f"{user.role.value.lower()} accounts cannot use this namespace")
+        credentials = verified(container, token_from(environ, auth))
+        role = credentials.user.role
+        if role not in allowed:
+            raise Forbidden(f"{role.value.lower()} accounts cannot use this namespace")
     except AppError as exc:
-        raise socketio.exceptions.ConnectionRefusedError(exc.message, wire.error(exc)) from exc
-    return user
+        raise refusal(exc) from exc
+    return credentials
+
+
+def refusal(exc: AppError) -> socketio.exceptions.ConnectionRefusedError:
+    """`connect_error` carrying `{error: true, message, statusCode}`."""
+    return socketio.exceptions.ConnectionRefusedError(exc.message, wire.error(exc))
+
+
+class DefaultNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    """`/`: python-socketio admits it unless told otherwise, and a socket there would sit
+    beside the real namespaces with no handler, holding a connection. Refused."""
+
+    def __init__(self) -> None:
+        super().__init__("/")
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        raise refusal(NotFound("Connect to the /presence and /chat namespaces"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -13,7 +14,11 @@ from slychat.container import Container
 log = logging.getLogger(__name__)
 
 
-def routes(container: Container) -> list[Route]:
+def routes(
+    container: Container, open_sockets: Callable[[], Mapping[str, int]] = dict
+) -> list[Route]:
+    """`open_sockets()`: how many sockets each namespace holds (a gauge in /metrics)."""
+
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -45,8 +50,15 @@ def routes(container: Container) -> list[Route]:
                 container.fanout, "publish_failures", 0
             ),
             "slychat_registry_failures_total": getattr(container.registry, "failures", 0),
+            # Rate checks allowed unchecked because the limiter's Redis did not answer.
+            "slychat_ratelimit_failures_total": getattr(container.limits.limiter, "failures", 0),
+            "slychat_rate_limited_total": container.limits.refused,
         }
         body = "".join(f"# TYPE {k} counter\n{k} {v}\n" for k, v in counters.items())
+        gauge = "slychat_open_sockets"
+        body += f"# TYPE {gauge} gauge\n" + "".join(
+            f'{gauge}{{namespace="{ns}"}} {n}\n' for ns, n in open_sockets().items()
+        )
         return PlainTextResponse(body)
 
     return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

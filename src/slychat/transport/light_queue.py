@@ -5,6 +5,9 @@ for its whole life, and an `asyncio.Queue` is four deques and an Event, about 2.
 when empty. This one is a list and, only while the reader waits, a future. It has the
 part of `asyncio.Queue`'s interface that uvicorn and engine.io call, with the same
 meaning (`get_nowait` raises `asyncio.QueueEmpty`; `join` waits for `task_done`).
+
+`maxsize` only informs `full()`, which the producer asks before it puts: `put` itself
+never refuses or waits, because the end-of-queue marker must always get in.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any
 
 
 class LightQueue:
-    __slots__ = ("_done", "_items", "_unfinished", "_waiter")
+    __slots__ = ("_done", "_items", "_maxsize", "_unfinished", "_waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, maxsize: int = 0) -> None:
         self._items: list[Any] = []
+        self._maxsize = maxsize  # 0: never full
         self._waiter: asyncio.Future[None] | None = None  # the reader, while waiting
         self._unfinished = 0
         self._done: asyncio.Future[None] | None = None  # `join`, while waiting
@@ -50,6 +54,9 @@ class LightQueue:
 
     def qsize(self) -> int:
         return len(self._items)
+
+    def full(self) -> bool:
+        return 0 < self._maxsize <= len(self._items)
 
     def task_done(self) -> None:
         if self._unfinished <= 0:

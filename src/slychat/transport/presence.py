@@ -20,8 +20,12 @@ class PresenceNamespace(Namespace):
     events = frozenset({"checkOnlinePresence"})
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        user = authenticate(self.c.tokens, environ, auth, _PRESENCE_ROLES)
-        session = Session(user)
+        credentials = authenticate(self.c, environ, auth, _PRESENCE_ROLES)
+        user = credentials.user
+        await self.refuse_over_cap(user, PRESENCE)
+        session = Session(
+            user, expires_at=credentials.honoured_until, token_id=credentials.token_id
+        )
         self.sessions[sid] = session
         # Counted before the handshake completes, so a /chat handshake racing this one
         # finds the user online as early as possible.

@@ -84,8 +84,15 @@ class Presenter:
         chats_json = [wire.chat(v, cursor_of, self.media_url) for v in chats.views]
         return wire.ok(text, chats_json) | {
             "totalUnread": chats.total_unread,
+            "hasMore": chats.has_more,
             "syncCursor": self.cursors.encode(viewer, chats.head),
         }
+
+    @staticmethod
+    def confirm(body: wire.Json, listed: list[Any], has_more: bool, **extra: Any) -> wire.Json:
+        """The ack of a list reply (`body`, emitted as its event): how much the event
+        carried, not a second copy of it."""
+        return wire.ok(body["message"], {"count": len(listed), "hasMore": has_more} | extra)
 
     def sync(self, viewer: User, page: SyncPage) -> wire.Json:
         cursor_of = self.cursor_of(viewer)
@@ -117,6 +124,9 @@ class Presenter:
             "readerType": e.reader.role.value,
             "readAt": iso(e.at),
             "messageIds": list(e.message_ids),
+            "count": max(e.count, len(e.message_ids)),
+            # Older messages were read too; only the newest are listed.
+            "hasMore": e.count > len(e.message_ids),
         }
         return wire.ok("Messages marked as read", data)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from slychat import field_limits
 from slychat.errors import Invalid, TooLarge
 from slychat.identity import Role
 from slychat.models import ChatDetails
@@ -45,16 +47,71 @@ def _role(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+# Characters that make a name display as something else: C0/C1 controls, and the bidi
+# controls that reorder text (a store called "\u202egnp.exe" shows as "exe.png").
+_DECEPTIVE = dict.fromkeys(
+    [
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
+def _display_text(value: Any) -> Any:
+    """Names and prices shown to the other party: deceptive characters stripped, spaces
+    trimmed; nothing left means not given."""
+    value = _scalar_to_str(value)
+    if isinstance(value, str):
+        value = " ".join(value.translate(_DECEPTIVE).split())
+        return value or None
+    return value
+
+
+def _web_url(value: Any) -> Any:
+    """Links shown to the other party must be plain http(s) URLs: no `javascript:` or
+    `data:` scheme, no credentials, no whitespace or control characters."""
+    if value is None or not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL")
+    if parts.username or parts.password or any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValueError("must be a plain http or https URL")
+    return value
+
+
 UserId = Annotated[int, BeforeValidator(_user_id)]
 ProductId = Annotated[
-    str, BeforeValidator(_product_id), StringConstraints(min_length=1, max_length=255)
+    str,
+    BeforeValidator(_product_id),
+    StringConstraints(min_length=1, max_length=field_limits.PRODUCT_ID),
 ]
 ObjectId = Annotated[
     str,
     BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
-    StringConstraints(min_length=1, max_length=64),
+    StringConstraints(min_length=1, max_length=field_limits.OBJECT_ID),
 ]
-ShortText = Annotated[str | None, BeforeValidator(_scalar_to_str), Field(max_length=2048)]
+# The length limit applies to the text; null stays allowed (the union is outermost).
+Name = Annotated[
+    Annotated[str, StringConstraints(max_length=field_limits.NAME)] | None,
+    BeforeValidator(_display_text),
+]
+Price = Annotated[
+    Annotated[str, StringConstraints(max_length=field_limits.PRODUCT_PRICE)] | None,
+    BeforeValidator(_display_text),
+]
+WebUrl = Annotated[
+    Annotated[str, StringConstraints(max_length=field_limits.URL)] | None,
+    BeforeValidator(_web_url),
+]
 Limit = Annotated[int, Field(ge=1, le=200, strict=True)]
 
 
@@ -115,14 +172,17 @@ class SendMessage(Payload):
     productId: ProductId
     recipientId: UserId
     text: str | None = None
-    clientMessageId: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    productName: ShortText = None
-    productPrice: ShortText = None
-    productImageUrl: ShortText = None
-    storeName: ShortText = None
-    storeLogoUrl: ShortText = None
-    customerName: ShortText = None
-    customerProfilePic: ShortText = None
+    clientMessageId: (
+        Annotated[str, StringConstraints(min_length=1, max_length=field_limits.CLIENT_MESSAGE_ID)]
+        | None
+    ) = None
+    productName: Name = None
+    productPrice: Price = None
+    productImageUrl: WebUrl = None
+    storeName: Name = None
+    storeLogoUrl: WebUrl = None
+    customerName: Name = None
+    customerProfilePic: WebUrl = None
 
     def command(self, max_text_length: int) -> SendCommand:
         """The message to send; its text is required, at most `max_text_length` long."""
@@ -214,9 +274,15 @@ def _storable(payload: dict[str, Any]) -> bool:
         return False
 
 
-def _check_storable(value: Any, where: str) -> None:
+_MAX_DEPTH = 16  # no event's payload is more than a few levels deep
+
+
+def _check_storable(value: Any, where: str, depth: int = 0) -> None:
     """Refuse what no database column can hold: binary values, NUL characters (PostgreSQL
-    text cannot store them) and lone surrogates (not valid UTF-8)."""
+    text cannot store them) and lone surrogates (not valid UTF-8); and payloads nested
+    deeper than any event needs."""
+    if depth > _MAX_DEPTH:
+        raise Invalid("Invalid data provided: the payload is nested too deeply")
     if isinstance(value, bytes | bytearray):
         raise Invalid(
             f"Invalid data provided: {where or 'payload'}: binary values are not accepted"
@@ -235,7 +301,7 @@ def _check_storable(value: Any, where: str) -> None:
             )
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_storable(item, f"{where}.{key}" if where else str(key))
+            _check_storable(item, f"{where}.{key}" if where else str(key), depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_storable(item, f"{where}.{i}" if where else str(i))
+            _check_storable(item, f"{where}.{i}" if where else str(i), depth + 1)

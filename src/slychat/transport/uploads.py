@@ -9,6 +9,7 @@ whole in memory, and the body as a whole is bounded before a byte of it is read.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -17,13 +18,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from slychat.container import Container
-from slychat.errors import AppError, Forbidden, Invalid, TooLarge, UnsupportedMedia
+from slychat.errors import (
+    AppError,
+    Forbidden,
+    Invalid,
+    RateLimited,
+    TooLarge,
+    UnsupportedMedia,
+)
 from slychat.identity import Role
 from slychat.media.kinds import MediaKind
 from slychat.models import ChatView
 from slychat.services.media import Upload, readable_size
 from slychat.transport import wire
-from slychat.transport.handshake import bearer_token
+from slychat.transport.handshake import bearer_token, verified
 from slychat.transport.presenter import Presenter
 from slychat.transport.schemas import SendMessage, parse
 
@@ -158,6 +166,12 @@ async def _drain(request: Request, budget: int) -> None:
         return
 
 
+def _retry_after(exc: AppError) -> dict[str, str] | None:
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    return None
+
+
 def upload_routes(container: Container, presenter: Presenter) -> list[Route]:
     return [
         Route(f"/api/v1/chat/{name}", _endpoint(container, presenter, kind), methods=["POST"])
@@ -173,9 +187,12 @@ def _endpoint(container: Container, presenter: Presenter, kind: MediaKind) -> An
         budget += _FIELDS_BUDGET
         form = _Form(container, kind)
         try:
-            user = container.tokens.verify(bearer_token(request.headers.get("authorization")))
+            authorization = bearer_token(request.headers.get("authorization"))
+            user = verified(container, authorization).user
             if user.role not in _UPLOADERS:
                 raise Forbidden("Only customers and vendors send messages")
+            # Before a byte of the body is read; an upload also counts as a message.
+            await container.limits.upload(user)
             declared = request.headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > budget):
                 # Refused before a byte is read (a client sending `Expect: 100-continue`
@@ -195,7 +212,9 @@ def _endpoint(container: Container, presenter: Presenter, kind: MediaKind) -> An
             sent = await container.media.send(user, cmd, form.uploads)
         except AppError as exc:
             form.discard()
-            return JSONResponse(wire.error(exc), status_code=exc.status_code)
+            return JSONResponse(
+                wire.error(exc), status_code=exc.status_code, headers=_retry_after(exc)
+            )
         except BaseException:
             form.discard()
             raise

@@ -55,6 +55,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         # Stand-ins with the same methods uvicorn calls (hence the ignores).
         self.queue = LightQueue()  # type: ignore[assignment]
         self.writable = Gate()  # type: ignore[assignment]
+        # websockets logs every frame at DEBUG: frames carry session ids, tokens and
+        # message text, which no log may hold (docs/security.md).
+        self.conn.debug = False
 
     early_data = False  # bytes came after the handshake request, before the response
 
@@ -62,9 +65,26 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if self.handshake_initiated and not self.handshake_complete:
             self.early_data = True
         super().data_received(data)
+        # websockets refused a request it could not read (a request line over 8 KiB, such
+        # as a huge `?token=`, or oversized headers) and prepared its 414 or 431, which
+        # uvicorn never sends: the connection would hang open. Send it and close.
+        refused = self.conn.handshake_exc is not None and not self.handshake_initiated
+        if refused and not self.transport.is_closing():
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
 
     async def send(self, message: Any) -> None:
+        if message["type"] == "websocket.close" and not self.writable.is_set():
+            # The peer stopped reading (writing is paused): a close frame would wait behind
+            # everything it left unread, for as long as it likes. Drop the connection.
+            self.transport.abort()
+            return
         await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # A handshake refused with an HTTP response (transport.engine): uvicorn sent it
+            # and closed, but would log the refusal as an app that never completed its
+            # handshake.
+            self.handshake_complete = True
         if self.handshake_complete and self.response is not None:
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
@@ -78,4 +98,5 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
                     state=OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
                 )
                 conn.extensions = self.conn.extensions
+                conn.debug = False  # as in __init__: frames are never logged
                 self.conn = conn

@@ -60,6 +60,7 @@ def message(m: Message, sync_cursor: str | None, url_of: UrlOf) -> Json:
         "recipientOnline": m.recipient_online,
         "deliveredAt": iso(m.delivered_at),
         "clientMessageId": m.client_message_id,
+        "deletedAt": iso(m.deleted_at),
         "messageMedias": files,
         # The user's document names the media list three ways in different examples;
         # clients may read any of them.

@@ -1,0 +1,149 @@
+"""Logging that never carries secrets or what users wrote.
+
+- Request lines (uvicorn's access log, and its websocket lines) keep their path and lose
+  their query string: Socket.IO puts the engine.io session id there (`sid=`, which lets
+  anyone holding it read and write that connection), and clients may put their token.
+- Errors of the database drivers, SQLAlchemy and Redis are shown as their kind only,
+  in slychat's own lines (`describe`) and in tracebacks (`SafeFormatter`): their messages
+  may quote the values of a statement (a PostgreSQL DETAIL shows the failing row, message
+  text included; a Redis pipeline error quotes the command, payload included).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import traceback
+from types import TracebackType
+from typing import Any
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Modules whose exception messages may quote statement values or command payloads.
+_WITHHELD_MODULES = ("asyncpg", "sqlalchemy", "redis")
+
+# engine.io and Socket.IO session ids: 20 characters of base64url.
+_SESSION_ID = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{20}(?![A-Za-z0-9_-])")
+# The libraries that name connections by session id in their own lines.
+_SESSION_LOGGERS = ("engineio.server", "socketio.server")
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a log line may show it."""
+    kind = type(exc).__name__
+    if not _withheld(type(exc)):
+        return f"{kind}: {exc}"
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    orig = getattr(exc, "orig", None)
+    if orig is not None:  # SQLAlchemy's wrapper: name the driver's error too
+        kind = f"{kind} ({type(orig).__name__})"
+    return f"{kind} [SQLSTATE {state}]" if isinstance(state, str) else kind
+
+
+def _withheld(kind: type[BaseException]) -> bool:
+    return kind.__module__.split(".")[0] in _WITHHELD_MODULES
+
+
+def _without_query(value: object) -> object:
+    if isinstance(value, str) and value.startswith("/") and "?" in value:
+        return value.split("?", 1)[0] + "?[redacted]"
+    return value
+
+
+class RedactQueryStrings(logging.Filter):
+    """Request paths in log records keep no query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_without_query(arg) for arg in record.args)
+        return True
+
+
+class RedactSessionIds(logging.Filter):
+    """python-engineio and python-socketio write session ids into their lines ("Invalid
+    session ..."); whoever holds a long-polling session id may act on that connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SESSION_ID.sub("[sid]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+class SafeFormatter(logging.Formatter):
+    """Tracebacks with the messages of driver, SQLAlchemy and Redis errors withheld."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = None  # another formatter may have cached its own traceback
+        return super().format(record)
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        return safe_traceback(ei)
+
+
+def uvicorn_formatter(**options: Any) -> logging.Formatter:
+    """uvicorn's own formatter (levels, colours), with `SafeFormatter`'s tracebacks.
+    (A factory: uvicorn is imported only by the process that serves.)"""
+    from uvicorn.logging import DefaultFormatter
+
+    class SafeUvicornFormatter(DefaultFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            record.exc_text = None  # as in SafeFormatter
+            return str(super().format(record))
+
+        def formatException(self, ei: _ExcInfo) -> str:
+            return safe_traceback(ei)
+
+    return SafeUvicornFormatter(**options)
+
+
+def safe_traceback(ei: _ExcInfo) -> str:
+    kind, value, tb = ei
+    if kind is None or value is None:
+        return ""
+    te = traceback.TracebackException(kind, value, tb)
+    _withhold(te, set())
+    return "".join(te.format()).rstrip("\n")
+
+
+def _withhold(te: traceback.TracebackException, seen: set[int]) -> None:
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    if te.exc_type is not None and _withheld(te.exc_type):
+        # `_str` is what `format` prints after the type; the one way to change it.
+        te._str = "(message withheld: it may quote stored values)"  # type: ignore[attr-defined]
+    for linked in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
+        if linked is not None:
+            _withhold(linked, seen)
+
+
+def configure(level: str) -> None:
+    """slychat's own logging (the root logger): safe tracebacks, no query strings."""
+    logging.basicConfig(level=level.upper(), format=_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(SafeFormatter(_FORMAT))
+        handler.addFilter(RedactQueryStrings())
+    for name in _SESSION_LOGGERS:
+        library = logging.getLogger(name)
+        # Errors only, as before; and with a level set, the libraries add no handler of
+        # their own, so their lines reach the handlers above (safe tracebacks).
+        library.setLevel(logging.ERROR)
+        library.addFilter(RedactSessionIds())
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, with request lines redacted on every handler and
+    safe tracebacks (its websocket lines go to `uvicorn.error`, its requests to
+    `uvicorn.access`)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "slychat.logs.RedactQueryStrings"}}
+    config["formatters"]["default"]["()"] = "slychat.logs.uvicorn_formatter"
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact")
+    return config

@@ -1,0 +1,184 @@
+"""The demo page: `/` is a customer's or a vendor's chat in the browser, its files are
+under `/demo/`. Served in dev mode or with SLYCHAT_DEMO=1; otherwise `/` is a short page
+pointing at the docs and `/demo/` does not exist.
+
+Everything the page shows comes from other users (chat metadata, messages), so it is
+served with a Content-Security-Policy that runs only this origin's scripts and styles
+(no inline code at all), loads images only from here and from where media and product
+images legitimately live, and connects only back to this server.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slychat.config import Settings
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "demo"
+# Copied from npm's socket.io-client by `make` (web/package.json); absent without npm.
+CLIENT_LIBRARY = STATIC / "dist" / "socket.io.esm.min.js"
+
+# Only characters a host (or host:port, or an IPv6 literal) is made of: anything else in
+# a configured URL or a Host header must not reach a header as policy syntax.
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_HOST_NAME = re.compile(r"^[A-Za-z0-9.\-]+$")
+
+_COMMON = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    # Small files that change with the code: revalidated (ETag) on every load.
+    "Cache-Control": "no-cache",
+}
+# What the page's own files (scripts, styles, product pictures) may do: nothing.
+_ASSET_HEADERS = _COMMON | {"Content-Security-Policy": "default-src 'none'; sandbox"}
+
+_LANDING = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>slychat</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<main>
+<h1>slychat is running</h1>
+<p>This is a chat server: apps connect with socket.io-client to the
+<code>/presence</code> and <code>/chat</code> namespaces and send media to
+<code>/api/v1/chat/send-image</code>, <code>send-pdf</code> and <code>send-video</code>.</p>
+<p>Documentation: <code>README.md</code> (setup, configuration) and
+<code>docs/protocol.md</code> (every event and route) in the slychat source.</p>
+<p>Health: <a href="/healthz">/healthz</a>, readiness: <a href="/readyz">/readyz</a>.
+Set <code>SLYCHAT_DEMO=1</code> to serve the demo chat page here.</p>
+</main>
+</body>
+</html>
+"""
+
+
+def origin_of(url: str | None) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, or None for anything else."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not _HOST.match(parts.netloc):
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def image_origins(settings: Settings) -> list[str]:
+    """Where media files are fetched from, besides this origin: the public URL media links
+    are built on, and the bucket (its public URL, or where pre-signed redirects lead)."""
+    found = [origin_of(settings.public_url)]
+    if settings.media_store == "s3":
+        if settings.s3_public_url:
+            found.append(origin_of(settings.s3_public_url))
+        elif settings.s3_endpoint_url:
+            found.append(origin_of(settings.s3_endpoint_url))
+        elif settings.s3_bucket and _HOST_NAME.match(settings.s3_bucket):
+            bucket, region = settings.s3_bucket, settings.s3_region
+            found.append(f"https://{bucket}.s3.amazonaws.com")
+            if _HOST_NAME.match(region):
+                found.append(f"https://{bucket}.s3.{region}.amazonaws.com")
+    return sorted({o for o in found if o is not None})
+
+
+def image_hosts(settings: Settings) -> list[str]:
+    """SLYCHAT_MEDIA_HOSTS: the only hosts chat metadata images (product pictures, store
+    logos) may point at, with their subdomains. Unset, metadata may name any host: the
+    page then shows such pictures only when they live at an origin above."""
+    return sorted({h.lower() for h in settings.media_hosts if _HOST_NAME.match(h)})
+
+
+def content_security_policy(settings: Settings, host: str | None) -> str:
+    images = ["'self'", *image_origins(settings)]
+    for name in image_hosts(settings):
+        images += [f"{scheme}://{sub}{name}" for scheme in ("https", "http") for sub in ("", "*.")]
+    # 'self' covers the WebSocket to this origin in current browsers; the explicit ws(s)
+    # sources are for those that read 'self' as http(s) only.
+    connect = ["'self'"]
+    if host and _HOST.match(host):
+        connect += [f"ws://{host}", f"wss://{host}"]
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {' '.join(images)}",
+            f"connect-src {' '.join(connect)}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def page_headers(settings: Settings, request: Request) -> dict[str, str]:
+    return _COMMON | {
+        "Content-Security-Policy": content_security_policy(settings, request.headers.get("host"))
+    }
+
+
+def page_config(settings: Settings) -> dict[str, object]:
+    """What the page needs to know about this server (GET /demo/config.json)."""
+    return {
+        "devMode": settings.dev_mode,
+        "clientLibrary": CLIENT_LIBRARY.is_file(),
+        "imageOrigins": image_origins(settings),
+        "imageHosts": image_hosts(settings),
+        "chatStarters": [role.upper() for role in settings.chat_starters],
+        "maxTextLength": settings.max_text_length,
+        "maxFiles": settings.media_max_files,
+        "maxImageBytes": int(settings.media_max_image_bytes),
+        "maxPdfBytes": int(settings.media_max_pdf_bytes),
+    }
+
+
+class _WithHeaders:
+    """Adds fixed headers to every response of the wrapped app (the static files)."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        names = {name for name, _ in self.raw}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = kept + self.raw
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def demo_routes(settings: Settings) -> list[BaseRoute]:
+    if not settings.demo_page:
+
+        async def landing(request: Request) -> Response:
+            return HTMLResponse(_LANDING, headers=page_headers(settings, request))
+
+        return [Route("/", landing)]
+
+    async def index(request: Request) -> Response:
+        return FileResponse(
+            STATIC / "index.html", media_type="text/html", headers=page_headers(settings, request)
+        )
+
+    async def config(_request: Request) -> Response:
+        return JSONResponse(page_config(settings), headers=_ASSET_HEADERS)
+
+    files = StaticFiles(directory=STATIC, check_dir=False)
+    return [
+        Route("/", index),
+        Route("/demo/config.json", config),
+        Mount("/demo", app=_WithHeaders(files, _ASSET_HEADERS), name="demo"),
+    ]

@@ -1,0 +1,321 @@
+"""The demo page in headless Chromium: a customer window and a vendor window (two browser
+contexts) talk through a real server, as two people would.
+
+These run on SQLite only: the page is a client, and everything it relies on is tested on
+both engines by the rest of the suite; a browser run costs tens of seconds.
+Screenshots (desktop and phone sizes) go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.demo_browser import (
+    PHONE,
+    WAIT_MS,
+    DemoPage,
+    artifact,
+    chromium,
+    side_by_side,
+)
+from tests.media_files import jpeg_with_exif
+from tests.support import IN_CI, Server, next_id, token
+
+try:
+    from playwright.async_api import expect
+except ImportError:
+    if IN_CI:
+        raise
+    pytest.skip(
+        "the playwright package is missing: pip install -e '.[dev]'", allow_module_level=True
+    )
+
+expect.set_options(timeout=WAIT_MS)
+PRODUCT = "Wireless Headphones"
+
+
+def _start(tmp_path: Path, log_dir: Path, **env: str) -> Server:
+    srv = Server(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", env=env)
+    srv.migrate()
+    return srv.start(log_dir)
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path, log_dir: Path) -> Iterator[Server]:
+    """Dev mode: no key configured, so the page gets its tokens from /api/dev/token."""
+    srv = _start(tmp_path, log_dir, SLYCHAT_JWT_SECRET="")
+    yield srv
+    srv.stop()
+
+
+async def _start_chat(
+    customer: DemoPage, vendor_id: int, text: str, *, check_form: bool = False
+) -> None:
+    page = customer.page
+    await page.get_by_role("button", name="New chat").click()
+    await page.get_by_label("Product", exact=True).select_option(index=0)  # the headphones
+    await page.get_by_label("Vendor id").fill(str(vendor_id))
+    await page.get_by_label("Your name").fill("Ada Buyer")
+    await page.locator("#first-message").fill(text)
+    if check_form:
+        await customer.screenshot("new-chat")
+        assert await customer.serious_accessibility_violations() == []
+    await page.locator("#new-chat").get_by_role("button", name="Send").click()
+    await expect(customer.message(text)).to_have_attribute("data-state", re.compile("sent|deliv"))
+
+
+async def _send(page: DemoPage, text: str) -> None:
+    await page.page.locator("#text").fill(text)
+    await page.page.locator("#text").press("Enter")
+
+
+def _frames(page: DemoPage, event: str) -> int:
+    """How many `event` packets the page sent over its websocket."""
+    return sum(1 for f in page.sent_frames if f.startswith("42/chat,") and f'["{event}"' in f)
+
+
+async def _check_clean(*pages: DemoPage, network_noise: bool = False) -> None:
+    for p in pages:
+        assert await p.csp_violations() == [], p.name
+        errors = p.unexpected_console_errors() if network_noise else p.console_errors
+        assert errors == [], p.name
+        assert p.page_errors == [], p.name
+
+
+async def test_customer_and_vendor_chat_in_the_browser(dev_server: Server, tmp_path: Path) -> None:
+    customer_id, vendor_id = 1, 1  # this test's own database: the ids `make run` prints
+    async with chromium() as browser:
+        customer = await DemoPage.open(browser, f"{dev_server.url}/", "customer")
+        vendor = await DemoPage.open(browser, f"{dev_server.url}/", "vendor")
+        await expect(customer.page.get_by_label("User id")).to_be_visible()
+        await customer.screenshot("sign-in")
+        assert await customer.serious_accessibility_violations() == []
+        await customer.sign_in_dev("customer", customer_id)
+        await vendor.sign_in_dev("vendor", vendor_id)
+        c, v = customer.page, vendor.page
+        await expect(c.locator("#whoami")).to_have_text(f"Customer {customer_id}")
+
+        # The customer starts a chat about a product; it reaches the vendor's list live,
+        # unread, with the customer shown online.
+        await _start_chat(customer, vendor_id, "Is it in stock?", check_form=True)
+        row = vendor.chat_row(PRODUCT)
+        await expect(row).to_have_attribute("data-unread", "1")
+        await expect(row).to_contain_text("Ada Buyer")
+        await expect(row.locator(".dot")).to_have_attribute("data-online", "true")
+        await expect(customer.chat_row(PRODUCT).locator(".dot")).to_have_attribute(
+            "data-online", "true"
+        )
+        await expect(row.locator("img")).to_have_count(1)  # the product picture
+
+        # The vendor opens it: read, and the customer's tick says so.
+        await row.click()
+        await expect(vendor.message("Is it in stock?")).to_be_visible()
+        await expect(customer.message("Is it in stock?")).to_have_attribute("data-state", "read")
+        await expect(row).to_have_attribute("data-unread", "0")
+
+        # Typing: shown on the other side, and throttled (one notice per 2 s at most).
+        await v.locator("#text").press_sequentially("Yes, in black and white", delay=60)
+        await expect(c.locator("#typing")).to_have_text(re.compile(r"is typing"))
+        assert 1 <= _frames(vendor, "typing") <= 2, vendor.sent_frames
+        await v.locator("#text").press("Enter")
+        reply = customer.message("Yes, in black and white")
+        await expect(reply).to_be_visible()
+        await expect(c.locator("#typing")).to_have_text("")
+        assert _frames(vendor, "stoppedTyping") >= 1
+        # The customer has the chat open, so the reply is read at once.
+        await expect(vendor.message("Yes, in black and white")).to_have_attribute(
+            "data-state", "read"
+        )
+
+        await _send(customer, "Great, ordering now")
+        await expect(vendor.message("Great, ordering now")).to_be_visible()
+
+        # A photo through the upload route: the thumbnail shows on both sides.
+        photo = tmp_path / "damaged.jpg"
+        photo.write_bytes(jpeg_with_exif())
+        await c.locator("#attach").set_input_files(str(photo))
+        await c.locator("#text").fill("It arrived like this")
+        await c.locator("#composer").get_by_role("button", name="Send").click()
+        for side in (customer, vendor):
+            img = side.message("It arrived like this").locator("img")
+            await expect(img).to_be_visible()
+            await expect(img).to_have_js_property("complete", True)
+            assert await img.evaluate("i => i.naturalWidth") > 0
+
+        # The customer deletes a message of theirs: gone on both sides.
+        await customer.message("Great, ordering now").get_by_role("button", name="Delete").click()
+        await expect(customer.message("Great, ordering now")).to_have_count(0)
+        await expect(vendor.message("Great, ordering now")).to_have_count(0)
+        assert await customer.texts() == await vendor.texts()
+        assert await customer.texts() == [
+            "Is it in stock?",
+            "Yes, in black and white",
+            "It arrived like this",
+        ]
+
+        # Screenshots at desktop and phone sizes, each checked by axe-core.
+        shots = {}
+        for side in (customer, vendor):
+            shots[side.name] = await side.screenshot("desktop")
+            assert await side.serious_accessibility_violations() == [], side.name
+        side_by_side(shots["customer"], shots["vendor"], artifact("demo-side-by-side.png"))
+        for side in (customer, vendor):
+            await side.page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+            await side.screenshot("phone-conversation")
+            assert await side.serious_accessibility_violations() == [], side.name
+            await side.page.get_by_role("button", name="Chats", exact=True).click()
+            await expect(side.page.locator("#chat-list")).to_be_visible()
+            await side.screenshot("phone-chats")
+            assert await side.serious_accessibility_violations() == [], side.name
+
+        await _check_clean(customer, vendor)
+
+
+async def test_pages_catch_up_after_a_server_restart(tmp_path: Path, log_dir: Path) -> None:
+    """With a configured key (SLYCHAT_DEMO=1) the page takes pasted tokens. The server
+    restarts; while the customer's window is still away, the vendor sends and deletes; the
+    customer's window comes back with every message exactly once, and what it wrote while
+    offline is sent exactly once."""
+    srv = _start(tmp_path, log_dir, SLYCHAT_DEMO="1")
+    customer_id, vendor_id = next_id(), next_id()
+    try:
+        async with chromium() as browser:
+            customer = await DemoPage.open(browser, f"{srv.url}/", "customer")
+            vendor = await DemoPage.open(browser, f"{srv.url}/", "vendor")
+            await customer.sign_in_token(token("customer", customer_id))
+            await vendor.sign_in_token(token("vendor", vendor_id))
+            await _start_chat(customer, vendor_id, "Is it in stock?")
+            await vendor.chat_row(PRODUCT).click()
+            await _send(vendor, "Hello from the store")
+            await _send(vendor, "Anything else?")
+            await expect(customer.message("Anything else?")).to_be_visible()
+
+            await asyncio.to_thread(srv.stop)
+            for side in (customer, vendor):
+                await expect(side.page.locator("#banner")).to_contain_text("Connection lost")
+            await customer.context.set_offline(True)  # this window stays away for now
+            await _send(customer, "Sent while offline")
+            await expect(customer.message("Sent while offline")).to_have_attribute(
+                "data-state", "pending"
+            )
+
+            await asyncio.to_thread(srv.start, log_dir)
+            await vendor.wait_online()
+            await expect(vendor.page.locator("#banner")).to_be_hidden()
+            for text in ("Away 1", "Away 2", "Away 3"):
+                await _send(vendor, text)
+                await expect(vendor.message(text)).to_have_attribute("data-state", "sent")
+            # Deletions, one of a message the customer's window already shows: only the
+            # sync (not the reloaded chat list) can tell it to drop that one.
+            for text in ("Away 2", "Hello from the store"):
+                await vendor.message(text).get_by_role("button", name="Delete").click()
+                await expect(vendor.message(text)).to_have_count(0)
+            await expect(customer.page.locator("#banner")).to_contain_text("Connection lost")
+
+            await customer.context.set_offline(False)
+            await customer.wait_online()
+            await expect(customer.page.locator("#banner")).to_be_hidden()
+            mine = customer.message("Sent while offline")
+            await expect(mine).to_have_attribute("data-state", re.compile("sent|delivered|read"))
+            await expect(vendor.message("Sent while offline")).to_be_visible()
+
+            expected = [
+                "Is it in stock?",
+                "Anything else?",
+                "Away 1",
+                "Away 3",
+                "Sent while offline",
+            ]
+            for side in (customer, vendor):
+                await expect(side.messages()).to_have_count(len(expected))
+                assert await side.texts() == expected, side.name
+                seqs = await side.seqs()
+                assert seqs == sorted(set(seqs)), side.name  # in seq order, none twice
+            # Both windows read everything: the vendor's ticks turn to read.
+            await expect(vendor.message("Away 3")).to_have_attribute("data-state", "read")
+            await _check_clean(customer, vendor, network_noise=True)
+    finally:
+        srv.stop()
+
+
+async def test_a_rate_limited_page_waits_and_sends_each_message_once(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    """Over SLYCHAT_RATE_MESSAGES the server answers 429 with retryAfter: the page says so,
+    waits, and sends again with the same clientMessageId, so nothing is lost or doubled."""
+    srv = _start(tmp_path, log_dir, SLYCHAT_JWT_SECRET="", SLYCHAT_RATE_MESSAGES="1/s:2")
+    try:
+        async with chromium() as browser:
+            customer = await DemoPage.open(browser, f"{srv.url}/", "customer")
+            vendor_id = next_id()
+            await customer.sign_in_dev("customer", next_id())
+            await _start_chat(customer, vendor_id, "First")
+            burst = [f"Burst {i}" for i in range(1, 6)]
+            for text in burst:
+                await _send(customer, text)
+            await expect(customer.page.locator("#notice")).to_contain_text("Slow down")
+            for text in burst:
+                await expect(customer.message(text)).to_have_attribute("data-state", "sent")
+            assert await customer.texts() == ["First", *burst]
+            await _check_clean(customer)
+    finally:
+        srv.stop()
+
+
+async def test_dev_mode_pages_recover_when_a_restart_changes_the_secret(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    """A dev-mode server makes up a new secret each start: the pages' tokens and sync
+    cursors stop being valid. They ask for new tokens, reload their chats (a sync reset)
+    and carry on, showing every message once."""
+    srv = _start(tmp_path, log_dir, SLYCHAT_JWT_SECRET="")
+    try:
+        async with chromium() as browser:
+            customer = await DemoPage.open(browser, f"{srv.url}/", "customer")
+            vendor = await DemoPage.open(browser, f"{srv.url}/", "vendor")
+            vendor_id = next_id()
+            await customer.sign_in_dev("customer", next_id())
+            await vendor.sign_in_dev("vendor", vendor_id)
+            await _start_chat(customer, vendor_id, "Before the restart")
+            await vendor.chat_row(PRODUCT).click()
+            await expect(vendor.message("Before the restart")).to_be_visible()
+
+            await asyncio.to_thread(srv.stop)
+            await expect(customer.page.locator("#banner")).to_contain_text("Connection lost")
+            await asyncio.to_thread(srv.start, log_dir)
+            for side in (customer, vendor):
+                await side.wait_online()
+                await expect(side.page.locator("#banner")).to_be_hidden()
+            await _send(vendor, "After the restart")
+            await expect(customer.message("After the restart")).to_be_visible()
+            for side in (customer, vendor):
+                assert await side.texts() == ["Before the restart", "After the restart"]
+            await _check_clean(customer, vendor, network_noise=True)
+    finally:
+        srv.stop()
+
+
+async def test_the_page_says_when_its_client_library_is_missing(dev_server: Server) -> None:
+    """Without npm, `make run` cannot copy socket.io-client: the page says what to do
+    instead of failing silently (the file and the server's word on it both missing)."""
+    async with chromium() as browser:
+        page = await DemoPage.open(browser, "about:blank", "missing-client")
+
+        async def without_client(route: Any) -> None:
+            response = await route.fetch()
+            config = await response.json()
+            await route.fulfill(response=response, json=config | {"clientLibrary": False})
+
+        await page.page.route("**/demo/config.json", without_client)
+        await page.page.goto(f"{dev_server.url}/")
+        await expect(
+            page.page.get_by_role("alert").filter(has_text="cannot start")
+        ).to_contain_text("Socket.IO client library is missing")
+        await expect(page.page.locator("#sign-in")).to_be_hidden()
+        await page.close()
