@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 import socketio
 
 from slychat.container import Container
-from slychat.errors import AppError, Invalid, RateLimited, TooManyConnections, Unauthorized
+from slychat.errors import (
+    AppError,
+    Invalid,
+    RateLimited,
+    TooManyConnections,
+    Unauthorized,
+    Unavailable,
+)
 from slychat.identity import User
 from slychat.services.limits import Limits
 from slychat.services.revocations import Revocations
@@ -103,7 +110,21 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if event in _RESERVED:
             if self.server.manager.is_connected(sid, self.namespace):
                 return await self.fail(sid, Invalid(f"'{event}' is a reserved event name"))
-            return await super().trigger_event(event, *args)
+            if event != "connect":
+                return await super().trigger_event(event, *args)
+            try:
+                return await super().trigger_event(event, *args)
+            except socketio.exceptions.ConnectionRefusedError:
+                raise
+            except Exception as exc:
+                # A handshake that failed for the server's own reasons (storage or Redis
+                # away) still answers the client, and keeps nothing of the socket.
+                self.sessions.pop(sid, None)
+                log.exception("a %s handshake failed", self.namespace)
+                unavailable = Unavailable()
+                raise socketio.exceptions.ConnectionRefusedError(
+                    unavailable.message, wire.error(unavailable)
+                ) from exc
         if event not in self.events:
             # Refused for its name (below), it still spends its socket's bucket: a flood
             # of such events costs the server as much as any other.
