@@ -19,6 +19,7 @@ from slychat.container import Container
 from slychat.identity import User
 from slychat.transport.admission import Admission
 from slychat.transport.chat import ChatNamespace
+from slychat.transport.chat_routes import chat_routes
 from slychat.transport.codec import Packet
 from slychat.transport.demo import demo_routes
 from slychat.transport.dev_tokens import dev_token_routes
@@ -125,12 +126,10 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
                 task.cancel()
             await c.close()
 
-    def open_sockets() -> dict[str, int]:
-        return {ns.namespace: len(ns.sessions) for ns in (presence, chat)}
-
     http = Starlette(
-        routes=routes(c, open_sockets)
+        routes=routes(c, [presence, chat])
         + upload_routes(c, chat.present)
+        + chat_routes(c, chat.present)
         + media_routes(c.media_store)
         + dev_token_routes(c)  # dev mode only: nothing to route otherwise
         + demo_routes(settings),

@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     sync_page_size: int = Field(default=200, ge=1, le=1000)
     cursor_secret: str | None = None
     log_level: str = "info"
+    # When set, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise).
+    metrics_token: str | None = None
 
     _normalize_url = field_validator("database_url")(normalize_database_url)
     _split_lists = field_validator(

@@ -20,7 +20,14 @@ import pytest
 from tests.support import IN_CI, ROOT
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocket
+    from playwright.async_api import (
+        Browser,
+        BrowserContext,
+        Dialog,
+        Locator,
+        Page,
+        WebSocket,
+    )
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -91,6 +98,7 @@ class DemoPage:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     sent_frames: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
 
     @classmethod
     async def open(cls, browser: Browser, url: str, name: str) -> DemoPage:
@@ -105,13 +113,17 @@ class DemoPage:
         page.on("console", demo._console)
         page.on("pageerror", lambda exc: demo.page_errors.append(str(exc)))
         page.on("websocket", demo._websocket)
-        page.on("dialog", lambda dialog: dialog.accept())  # "Delete this message?"
+        page.on("dialog", demo._dialog)
         await page.goto(url)
         return demo
 
     def _console(self, message: Any) -> None:
         if message.type == "error":
             self.console_errors.append(message.text)
+
+    async def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.accept()  # "Delete … for both of you?"
 
     def _websocket(self, ws: WebSocket) -> None:
         ws.on("framesent", lambda payload: self.sent_frames.append(str(payload)))

@@ -81,7 +81,9 @@ async def _sync_resets(w: World, _db: AsyncEngine, _server: Server) -> None:
     assert body["data"]["changes"] == []
 
 
-def http_refused(method: str, path: str, status: int, file: File | None = None) -> Check:
+def http_refused(
+    method: str, path: str | Callable[[World], str], status: int, file: File | None = None
+) -> Check:
     """The stranger (a vendor outside the chat) calls the route about the chat."""
 
     async def check(w: World, engine: AsyncEngine, server: Server) -> None:
@@ -92,10 +94,25 @@ def http_refused(method: str, path: str, status: int, file: File | None = None) 
             fields = {"productId": w.product, "recipientId": w.a.id, **new_chat_fields()}
             content, headers["Content-Type"] = multipart(fields, [file])
         async with httpx.AsyncClient(base_url=server.url) as http:
-            response = await http.request(method, path, content=content, headers=headers)
+            url = path(w) if callable(path) else path
+            response = await http.request(method, url, content=content, headers=headers)
         assert response.status_code == status, response.text
         assert w.chat_id not in response.text
         assert await snapshot(engine, *w.involved()) == before
+
+    return check
+
+
+def http_reveals_nothing(path: str) -> Check:
+    """A route only ever about the caller: the stranger's answer holds none of the chat."""
+
+    async def check(w: World, _db: AsyncEngine, server: Server) -> None:
+        headers = {"Authorization": f"Bearer {token('vendor', w.y.id)}"}
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            response = await http.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        assert w.chat_id not in response.text
+        assert w.a_message not in response.text
 
     return check
 
@@ -167,11 +184,21 @@ ROWS = [
         "POST /api/v1/chat/send-video",
         http_refused("POST", "/api/v1/chat/send-video", 403, File(media_files.mp4())),
     ),
+    Row("GET /api/v1/chat", http_reveals_nothing("/api/v1/chat")),
+    Row(
+        "GET /api/v1/chat/{productId:path}/{vendorId}/{customerId}",
+        http_refused("GET", lambda w: f"/api/v1/chat/{w.product}/{w.b.id}/{w.a.id}", 403),
+    ),
+    Row(
+        "DELETE /api/v1/chat/{messageId}",
+        http_refused("DELETE", lambda w: f"/api/v1/chat/{w.a_message}", 403),
+    ),
     # Media URLs are capabilities: unguessable keys; a guessed one finds nothing.
     Row(
         "GET /media/{key}",
         http_refused("GET", f"/media/{secrets.token_urlsafe(24)}.jpg", 404),
     ),
+    Row("GET /", public("GET", "/")),  # the demo page, or a page pointing at the docs
     Row("GET /healthz", public("GET", "/healthz")),
     Row("GET /readyz", public("GET", "/readyz")),
     Row("GET /metrics", public("GET", "/metrics")),

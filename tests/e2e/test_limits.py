@@ -69,7 +69,7 @@ async def test_messages_over_the_rate_are_refused_with_429_and_nothing_is_stored
         assert await stored_texts(srv, customer.id, vendor.id) == ["m0", "m1", "m2"]
         async with httpx.AsyncClient(base_url=srv.url) as http:
             metrics = (await http.get("/metrics")).text
-        assert "slychat_rate_limited_total 1\n" in metrics
+        assert "slychat_rate_limited_total 1.0\n" in metrics
 
         # The refusal is the user's, on every socket of theirs; other users are not touched.
         tab = await ready(srv, "customer", customer.id)

@@ -21,7 +21,12 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
     """Delivers to this process's sockets with one encoding per emit and no task per
     recipient: python-socketio's manager starts a task for every recipient and waits for
     them all, which cost more than the send itself (each send only queues the frame for
-    the socket's writer)."""
+    the socket's writer).
+
+    `emits` and `recipients` count this process's deliveries, for /metrics."""
+
+    emits = 0
+    recipients = 0
 
     async def emit(
         self,
@@ -45,8 +50,10 @@ class LocalFanout(socketio.AsyncManager):  # type: ignore[misc]
         ).encode()
         frame = eio_packet.Packet(eio_packet.MESSAGE, encoded)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        self.emits += 1
         for sid, eio_sid in self.get_participants(namespace, to or room):
             if sid not in skip:
+                self.recipients += 1
                 await self.server.eio.send_packet(eio_sid, frame)
 
 

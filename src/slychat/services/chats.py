@@ -128,16 +128,40 @@ class ChatService:
         async def work(conn: AsyncConnection) -> tuple[ChatView, MessagesRead]:
             chat = await resolve_chat(conn, user, ref)
             receipt = await _mark_read(conn, chat, user)
-            before_seq = await _before_seq(conn, chat, before)
-            page, has_more = await repo.message_page(
-                conn, chat.id, before_seq, limit or self.page_size
-            )
-            room = self.list_budget - budget.chat_cost(chat)
-            kept = budget.latest(page, budget.message_cost, room)
-            return ChatView(chat, kept, 0, has_more or kept != page), receipt
+            return await self._page(conn, chat, before, limit, unread=0), receipt
 
         view, receipt = await self.db.write(work)
         return view, (receipt if receipt.message_ids else None)
+
+    async def read_chat(
+        self, user: User, key: ChatKey, before: MessageCursor | None, limit: int | None
+    ) -> ChatView:
+        """A page of a chat's history, read-only (nothing is marked read): the chat at
+        `key`, which the caller must be a participant of."""
+        if user not in (key.vendor, key.customer):
+            # Decided from the key alone: a stranger learns nothing of whether it exists.
+            raise Forbidden("You are not a participant of this chat")
+        async with self.db.read() as conn:
+            chat = await repo.chat_by_key(conn, key)
+            if chat is None:
+                raise NotFound("Chat not found")
+            unread = await repo.unread_counts(conn, [chat.id], user)
+            return await self._page(conn, chat, before, limit, unread.get(chat.id, 0))
+
+    async def _page(
+        self,
+        conn: AsyncConnection,
+        chat: Chat,
+        before: MessageCursor | None,
+        limit: int | None,
+        unread: int,
+    ) -> ChatView:
+        """The newest `limit` messages before `before`, within the list budget."""
+        before_seq = await _before_seq(conn, chat, before)
+        page, has_more = await repo.message_page(conn, chat.id, before_seq, limit or self.page_size)
+        room = self.list_budget - budget.chat_cost(chat)
+        kept = budget.latest(page, budget.message_cost, room)
+        return ChatView(chat, kept, unread, has_more or kept != page)
 
     async def mark_read(self, user: User, ref: ChatRef) -> MessagesRead:
         async def work(conn: AsyncConnection) -> MessagesRead:

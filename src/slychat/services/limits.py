@@ -46,6 +46,11 @@ class Limits:
             _bucket("msg", user, self.rates.messages),
         )
 
+    async def request(self, user: User) -> None:
+        """An HTTP request of a user (the chat routes): the per-connection event rate,
+        kept per user, since a request has no connection (shared by every node with Redis)."""
+        await self._take("Too many requests", _bucket("req", user, self.rates.events))
+
     async def new_chat(self, user: User) -> None:
         await self._take("Too many new chats", _bucket("new", user, self.rates.new_chats))
 

@@ -113,6 +113,7 @@ class MediaService:
         self.limits = limits
         self.workdir = workdir
         self.sweep_grace = sweep_grace
+        self.stored_bytes = 0  # bytes put in the store (renditions included), for /metrics
         # Decoding a large image takes its whole bitmap in memory and a core's time: two at
         # a time, off the event loop, always on the same two threads (the C allocator
         # keeps each thread's freed bitmaps for reuse; more threads would keep more).
@@ -166,6 +167,7 @@ class MediaService:
         if file_type.kind is not MediaKind.IMAGE:
             key = new_key(file_type.extension)
             await self.store.put(key, upload.path)
+            self.stored_bytes += upload.size
             return Media(new_id(), key, file_type.mime, upload.size)
         image, thumbnail = await asyncio.get_running_loop().run_in_executor(
             self._decoders,
@@ -186,6 +188,7 @@ class MediaService:
             except BaseException:
                 await release(self.store, [key])
                 raise
+            self.stored_bytes += image.size + thumbnail.size
         finally:
             _remove(image, thumbnail)
         return Media(

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from slychat.logs import describe
+from slychat.stats import BATCH_BOUNDS, LATENCY_BOUNDS, Buckets
 
 log = logging.getLogger(__name__)
 In = TypeVar("In")
@@ -29,15 +31,20 @@ class GroupCommit(Generic[In, Out]):
     ) -> None:
         self._store = store
         self._max_batch = max_batch
-        self._queue: list[tuple[In, asyncio.Future[Out]]] = []
+        self._queue: list[tuple[In, asyncio.Future[Out], float]] = []
         self._writer: asyncio.Task[None] | None = None
         self.batches = 0
         self.items = 0
+        # For /metrics: items committed, each one's wait from submit to commit (seconds),
+        # and the size of every transaction.
+        self.committed = 0
+        self.latency = Buckets(LATENCY_BOUNDS)
+        self.batch_sizes = Buckets(BATCH_BOUNDS)
 
     async def submit(self, item: In) -> Out:
         """Store `item` with whatever else is queued; its result once committed."""
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
+        self._queue.append((item, future, time.perf_counter()))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
         return await future
@@ -53,11 +60,11 @@ class GroupCommit(Generic[In, Out]):
             if self._queue:  # cancelled mid-way: the queued senders must still be answered
                 self._writer = asyncio.create_task(self._drain())
 
-    async def _commit(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+    async def _commit(self, batch: list[tuple[In, asyncio.Future[Out], float]]) -> None:
         self.batches += 1
         self.items += len(batch)
         try:
-            results = await self._store([item for item, _ in batch])
+            results = await self._store([item for item, _, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc=exc)
@@ -71,10 +78,14 @@ class GroupCommit(Generic[In, Out]):
                 await self._commit([one])
             return
         except BaseException:  # cancelled: whether this batch committed is unknown
-            for _, future in batch:
+            for _, future, _ in batch:
                 future.cancel()
             raise
-        for (_, future), result in zip(batch, results, strict=True):
+        now = time.perf_counter()
+        self.committed += len(batch)
+        self.batch_sizes.observe(len(batch))
+        for (_, future, submitted), result in zip(batch, results, strict=True):
+            self.latency.observe(now - submitted)
             if not future.done():  # a sender that went away needs no answer
                 future.set_result(result)
 

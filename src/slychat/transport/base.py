@@ -29,6 +29,7 @@ from slychat.transport.schemas import Payload, parse
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
 _RESERVED = frozenset({"connect", "disconnect", "connect_error"})
+OUTCOMES = ("ok", "4xx", "5xx")  # the order of each event's counts in `Namespace.outcomes`
 # Events that also spend a bucket of their user, besides their socket's.
 _PER_USER: dict[str, Callable[[Limits, User], Awaitable[None]]] = {
     "sendMessage": Limits.message,
@@ -84,6 +85,9 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.c = container
         self.sessions: dict[str, Session] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # For /metrics: per known event (any other name counts as "unknown"), how many
+        # ended in each of OUTCOMES; a fixed set of labels, whatever clients send.
+        self.outcomes: dict[str, list[int]] = {e: [0, 0, 0] for e in (*self.events, "unknown")}
 
     def spawn(self, work: Awaitable[None], user: User) -> None:
         """Run `work` beside the handlers; its failure is logged, never lost."""
@@ -98,6 +102,22 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
         task.add_done_callback(finished)
 
     async def trigger_event(self, event: Any, *args: Any) -> Any:
+        """Route a client event (`route_event`) and count its outcome."""
+        if not isinstance(event, str) or event in _RESERVED:
+            return await self.route_event(event, *args)
+        counts = self.outcomes.get(event) or self.outcomes["unknown"]
+        try:
+            result = await self.route_event(event, *args)
+        except Exception:
+            counts[2] += 1
+            raise
+        if isinstance(result, dict) and result.get("error") is True:
+            counts[2 if result.get("statusCode", 500) >= 500 else 1] += 1
+        else:
+            counts[0] += 1
+        return result
+
+    async def route_event(self, event: Any, *args: Any) -> Any:
         """Route client events; drop what a client may not trigger.
 
         A client could emit an event literally named "connect" or "disconnect", which the

@@ -134,6 +134,8 @@ def page_config(settings: Settings) -> dict[str, object]:
         "imageOrigins": image_origins(settings),
         "imageHosts": image_hosts(settings),
         "chatStarters": [role.upper() for role in settings.chat_starters],
+        # `serve --workers` accepts websocket only: the client must not start with polling.
+        "transports": settings.transports,
         "maxTextLength": settings.max_text_length,
         "maxFiles": settings.media_max_files,
         "maxImageBytes": int(settings.media_max_image_bytes),

@@ -19,7 +19,7 @@ from pydantic import (
 from slychat import field_limits
 from slychat.errors import Invalid, TooLarge
 from slychat.identity import Role
-from slychat.models import ChatDetails
+from slychat.models import ChatDetails, ChatKey
 from slychat.services.auth import parse_user_id
 from slychat.services.chats import ChatRef, MessageCursor
 from slychat.services.messages import SendCommand
@@ -138,7 +138,9 @@ class ChatRefPayload(Payload):
 _MAX_SEQ = 2**62
 
 
-class JoinChat(ChatRefPayload):
+class HistoryPage(Payload):
+    """A page of a chat's history: `before` (a message id or a seq) and `limit`."""
+
     before: ObjectId | Annotated[int, Field(ge=1, le=_MAX_SEQ, strict=True)] | None = None
     limit: Limit | None = None
 
@@ -157,6 +159,22 @@ class JoinChat(ChatRefPayload):
         if self.before.isascii() and self.before.isdigit():
             return MessageCursor(seq=int(self.before))
         return MessageCursor(message_id=self.before)
+
+
+class JoinChat(ChatRefPayload, HistoryPage):
+    pass
+
+
+class ReadChat(HistoryPage):
+    """`GET /api/v1/chat/{productId}/{vendorId}/{customerId}`: the path's parts and the
+    query's `before` and `limit`."""
+
+    productId: ProductId
+    vendorId: UserId
+    customerId: UserId
+
+    def key(self) -> ChatKey:
+        return ChatKey(self.productId, self.vendorId, self.customerId)
 
 
 class MarkAsRead(ChatRefPayload):

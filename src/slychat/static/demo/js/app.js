@@ -1,29 +1,23 @@
-// The signed-in page: wires the connection's events into the store, the store into the
-// views, and the user's actions back out as events.
+// The signed-in page: the connection's events go into the store, the store is drawn by
+// the page view, and the user's actions go back out as events.
 
 import { mintDevToken } from "./api.js";
-import { CATALOG, pictureUrl } from "./catalog.js";
-import { partyName, picture, presenceDot, renderChatList } from "./chatlist.js";
+import { partyName } from "./chatlist.js";
 import { Connection } from "./connection.js";
-import { ConversationView } from "./conversation.js";
-import { byId, h, setText, show } from "./dom.js";
-import { price, preview, shortTime } from "./format.js";
+import { preview } from "./format.js";
+import { NewChatForm } from "./newchat.js";
 import { Outbox } from "./outbox.js";
+import { PageView } from "./page.js";
 import { ChatStore } from "./store.js";
 import { TypingNotifier } from "./typing.js";
 
 const PAGE = 30; // messages per joinChat page
 const TYPING_SHOWN_MS = 6000; // a typing notice lapses without a fresh one
 const PRESENCE_CHECKS = 25; // counterparts asked about at once, within the event budget
-
-const BANNERS = {
-  connecting: "Connecting…",
-  reconnecting: "Connection lost. Reconnecting…",
-  "catching-up": "Reconnected. Catching up…",
-};
+const READ_DELAY_MS = 150; // a burst of arrivals is read with one markAsRead
 
 export class App {
-  // session: {token, role, id, devMode}
+  // session: {token, role, id, devMode}; onSignOut(message) ends it.
   constructor(io, config, session, { onSignOut }) {
     this.config = config;
     this.session = session;
@@ -31,63 +25,66 @@ export class App {
     this.store = new ChatStore({ id: session.id, type: session.role.toUpperCase() });
     this.selectedId = null;
     this.presenceAsked = new Set();
-    this.renderQueued = false;
     this.readTimer = null;
-    this.el = elements();
+    this.cleanups = [];
+    this.view = new PageView({
+      store: this.store, config, selected: () => this.selectedId,
+      onOpen: (id) => this.openChat(id), onDelete: (m) => this.deleteMessage(m),
+      onRetry: (m) => this.outbox.retry(m),
+    });
     this.connection = new Connection(io, {
-      origin: location.origin, token: session.token, handlers: this._handlers(),
+      origin: location.origin, token: session.token, transports: config.transports,
+      handlers: this._handlers(),
     });
     this.outbox = new Outbox({
       store: this.store, connection: this.connection, token: () => this.connection.token,
-      onChange: () => this.render(), onNotice: (text) => this.notice(text),
+      onChange: () => this.view.render(), onNotice: (text) => this.view.notice(text),
     });
     this.typing = new TypingNotifier((event, target) => this.connection.notify(event, target));
-    this.view = new ConversationView({
-      list: this.el.messages, scroller: this.el.scroller, config,
-      onDelete: (m) => this.deleteMessage(m), onRetry: (m) => this.outbox.retry(m),
-    });
-    this.cleanups = [];
     this._bindUi();
-    this._showIdentity();
-    this.render();
+    this._identityChanged();
   }
 
   stop() {
     this.typing.stop();
     this.connection.close();
+    this.view.stop();
+    clearTimeout(this.readTimer);
     for (const undo of this.cleanups) undo();
-    this.el.chatList.replaceChildren();
-    this.el.messages.replaceChildren();
-    show(this.el.banner, false);
   }
 
   // --- connection events -----------------------------------------------------------------
 
   _handlers() {
     return {
-      onStatus: (status) => this._status(status),
+      onStatus: (status) => this.view.status(status),
       onPresenceUp: () => this._askPresence(),
-      onIdentity: (data) => this._identity(data),
+      onIdentity: ({ userId, userType }) => {
+        // The server's word on who the token names (a pasted token may surprise).
+        if (userId === this.store.me.id && userType === this.store.me.type) return;
+        this.store.me = { id: userId, type: userType };
+        this._identityChanged();
+      },
       onUserChats: (env, { replace }) => {
         this.store.putChats(env.data, { replace, hasMore: env.hasMore });
         if (replace) this.presenceAsked.clear();
         this._askPresence();
-        this.render();
+        this.view.render();
       },
       onChanges: (changes) => {
         let unknown = false;
         for (const change of changes) unknown = !this.store.applyChange(change) || unknown;
         if (unknown) this.connection.refreshChats();
-        this.render();
+        this.view.render();
       },
       onOffline: (messages) => this._messages(messages, { live: false }),
       onEvent: (name, env) => this._event(name, env),
       onCaughtUp: () => {
         this.outbox.flush();
-        this.presenceAsked.clear();
+        this.presenceAsked.clear(); // who came and went while we were away
         this._askPresence();
         this._readIfWatching();
-        this.render();
+        this.view.render();
       },
       onAppError: (err) => this._appError(err),
       onRefused: (event, err) => {
@@ -101,78 +98,61 @@ export class App {
 
   _event(name, env) {
     const data = env?.data;
+    const store = this.store;
     switch (name) {
       case "receiveMessage":
       case "receiveMedia":
         this._messages(data, { live: true });
         return;
       case "newChat": {
-        const chat = env.message;
-        this.store.putChat(chat, { counted: true });
-        this._announce(chat.messages?.[0], chat);
+        const chat = store.putChat(env.message, { counted: true });
+        this._announce(env.message.messages?.[0], chat);
         this._askPresence();
         break;
       }
       case "loadMessages":
-        this.store.putChat(data, { opened: true });
+        store.putChat(data, { opened: true });
         break;
       case "messagesDelivered":
-        this.store.markDelivered(data.chatId, data.messageIds, data.deliveredAt);
+        store.markDelivered(data.chatId, data.messageIds, data.deliveredAt);
         break;
       case "updateReadReceipts":
-        this.store.markRead(data);
+        store.markRead(data);
         break;
       case "messageDeleted":
-        this.store.removeMessage(data.chatId, data.messageId);
+        store.removeMessage(data.chatId, data.messageId);
         break;
       case "userTyping":
-      case "stoppedTyping":
         if (!data.chatId) return; // before the chat exists: nothing on screen to mark
-        this.store.setTyping(data.chatId, name === "userTyping" ? Date.now() + TYPING_SHOWN_MS : null);
-        if (name === "userTyping") setTimeout(() => this.render(), TYPING_SHOWN_MS + 50);
+        store.setTyping(data.chatId, Date.now() + TYPING_SHOWN_MS);
+        setTimeout(() => this.view.render(), TYPING_SHOWN_MS + 50);
+        break;
+      case "stoppedTyping":
+        if (data.chatId) store.setTyping(data.chatId, null);
         break;
       case "userIsOnline":
       case "userIsOffline":
-      case "onlinePresence": {
-        const online = name === "onlinePresence" ? data.status === "online" : name === "userIsOnline";
-        this.store.setPresence(data.userType, data.userId, online, data.lastSeen);
+        store.setPresence(data.userType, data.userId, name === "userIsOnline", data.lastSeen);
         break;
-      }
+      case "onlinePresence":
+        store.setPresence(data.userType, data.userId, data.status === "online", data.lastSeen);
+        break;
       default:
         return;
     }
-    this.render();
+    this.view.render();
   }
 
   _messages(messages, { live }) {
     let unknown = false;
     for (const m of messages ?? []) {
       const put = this.store.putMessage(m);
-      if (!put) {
-        unknown = true;
-        continue;
-      }
-      if (live && put.fresh && this.store.isIncoming(m)) this._announce(m, put.chat);
+      if (!put) unknown = true;
+      else if (live && put.fresh && this.store.isIncoming(m)) this._announce(m, put.chat);
     }
-    if (unknown) this.connection.refreshChats();
+    if (unknown) this.connection.refreshChats(); // a chat this page has not seen yet
     this._readIfWatching();
-    this.render();
-  }
-
-  _status(status) {
-    const text = BANNERS[status];
-    setText(this.el.banner, text ?? "");
-    show(this.el.banner, Boolean(text));
-    this.el.banner.dataset.status = status;
-    document.body.dataset.connection = status;
-  }
-
-  _identity({ userId, userType }) {
-    // The server's word on who the token names (a pasted token may not be who we thought).
-    if (userId === this.store.me.id && userType === this.store.me.type) return;
-    this.store.me = { id: userId, type: userType };
-    this._showIdentity();
-    this.render();
+    this.view.render();
   }
 
   async _tokenRefused() {
@@ -187,34 +167,32 @@ export class App {
       sessionStorage.setItem("slychat-demo", JSON.stringify(this.session));
       return minted.token;
     } catch (err) {
-      this.notice(`Could not get a new token: ${err.message}`);
+      this.view.notice(`Could not get a new token: ${err.message}`);
       return null;
     }
   }
 
   _appError(err) {
-    if (!err) return;
+    if (!err || err.statusCode === 401) return; // handled as a refused token
     if (err.statusCode === 429) {
       const seconds = Math.max(1, Math.ceil(err.retryAfter ?? 1));
-      this.notice(`Slow down: the server asks to wait ${seconds} s.`);
-    } else if (err.statusCode !== 401) {
-      this.notice(err.message ?? "Something went wrong");
+      this.view.notice(`Slow down: the server asks to wait ${seconds} s.`);
+    } else {
+      this.view.notice(err.message ?? "Something went wrong");
     }
-  }
-
-  notice(text) {
-    setText(this.el.notice, text);
-    show(this.el.notice, true);
-    clearTimeout(this.noticeTimer);
-    this.noticeTimer = setTimeout(() => show(this.el.notice, false), 6000);
   }
 
   _announce(m, chat) {
     if (!m || !chat) return;
-    const text = `New message from ${partyName(chat, this.store)} about ${chat.productName ?? "a product"}: ${preview(m)}`;
-    // Cleared first, so the same words said twice are announced twice.
-    setText(this.el.announcer, "");
-    setTimeout(() => setText(this.el.announcer, text), 50);
+    const about = chat.productName ?? "a product";
+    this.view.announce(`New message from ${partyName(chat, this.store)} about ${about}: ${preview(m)}`);
+  }
+
+  _identityChanged() {
+    const me = this.store.me;
+    this.view.identity(me);
+    this.newChat.allow(this.config.chatStarters.includes(me.type));
+    this.view.render();
   }
 
   // Ask /presence about the other party of each chat, once each (a few per burst: every
@@ -243,19 +221,19 @@ export class App {
 
   // --- actions ---------------------------------------------------------------------------
 
-  async openChat(chatId, { focus = true } = {}) {
+  async openChat(chatId) {
     if (this.selectedId !== chatId) this.typing.stop();
     this.selectedId = chatId;
     document.body.classList.add("show-conversation");
-    this.render();
-    if (focus) this.el.convTitle.focus();
+    this.view.render();
+    this.view.el.convTitle.focus();
     const chat = this.store.chat(chatId);
     if (!chat || chat.provisional) return;
     try {
-      // loadMessages brings the newest page and marks the chat read.
+      // loadMessages brings the newest page, and the chat is read.
       await this.connection.request("joinChat", { chatId, limit: PAGE });
       this.store.markOpened(chatId);
-      this.render();
+      this.view.render();
     } catch (err) {
       if (err?.statusCode) this._appError(err);
     }
@@ -265,14 +243,14 @@ export class App {
     this.typing.stop();
     this.selectedId = null;
     document.body.classList.remove("show-conversation");
-    this.render();
-    this.el.chatList.querySelector("[data-chat-id]")?.focus();
+    this.view.render();
+    queueMicrotask(() => this.view.el.chatList.querySelector("[data-chat-id]")?.focus());
   }
 
   async loadOlder() {
     const chatId = this.selectedId;
     const oldest = chatId ? this.store.oldestSeq(chatId) : null;
-    if (!chatId || oldest === null || this.loadingOlder) return;
+    if (oldest === null || this.loadingOlder) return;
     this.loadingOlder = true;
     try {
       await this.connection.request("joinChat", { chatId, before: oldest, limit: PAGE });
@@ -289,23 +267,40 @@ export class App {
     try {
       await this.connection.request("deleteMessage", { messageId: m.id });
       this.store.removeMessage(m.chatId, m.id);
-      this.render();
-      this.el.text.focus();
+      this.view.render();
+      this.view.el.text.focus();
     } catch (err) {
-      this.notice(err?.message ?? "Could not delete the message");
+      this.view.notice(err?.message ?? "Could not delete the message");
     }
+  }
+
+  // The customer's first message about a product: the chat exists once it is stored.
+  async startChat(fields) {
+    const message = await this.outbox.startChat(fields);
+    this.store.putProvisionalChat({
+      id: message.chatId, productId: fields.productId, vendorId: fields.recipientId,
+      customerId: this.store.me.id, productName: fields.productName,
+      productPrice: fields.productPrice, productImageUrl: fields.productImageUrl,
+      storeName: fields.storeName, customerName: fields.customerName,
+      lastMessageAt: message.timestamp,
+    });
+    this.store.putMessage(message);
+    this.connection.refreshChats(); // the server's copy of the chat replaces ours
+    this._askPresence();
+    await this.openChat(message.chatId);
   }
 
   async _send(event) {
     event.preventDefault();
+    const { el } = this.view;
     const chat = this.store.chat(this.selectedId);
     if (!chat) return;
-    const text = this.el.text.value.trim();
-    const files = [...this.el.attach.files];
-    setText(this.el.composerError, "");
+    const text = el.text.value.trim();
+    const files = [...el.attach.files];
+    this.view.composerError("");
     if (!text && !files.length) return;
     if (text.length > this.config.maxTextLength) {
-      setText(this.el.composerError, `Messages are at most ${this.config.maxTextLength} characters.`);
+      this.view.composerError(`Messages are at most ${this.config.maxTextLength} characters.`);
       return;
     }
     this.typing.stop();
@@ -313,62 +308,26 @@ export class App {
       if (files.length) await this.outbox.sendFiles(chat, text, files, this.config);
       else this.outbox.sendText(chat, text);
     } catch (err) {
-      setText(this.el.composerError, err.message);
+      this.view.composerError(err.message);
       return;
     }
-    this.el.text.value = "";
-    this.el.attach.value = "";
-    this._showAttachments();
-    this.el.text.focus();
-  }
-
-  async _startChat(event) {
-    event.preventDefault();
-    const form = this.el.newChat;
-    const product = CATALOG[Number(form.product.value)] ?? CATALOG[0];
-    const vendorId = Number.parseInt(form.vendorId.value, 10);
-    const customerName = form.customerName.value.trim();
-    const text = form.text.value.trim();
-    const problem = !Number.isInteger(vendorId) || vendorId < 0 ? "Enter the vendor's id (a number)."
-      : !customerName ? "Enter your name." : !text ? "Write a message." : "";
-    setText(this.el.newChatError, problem);
-    if (problem) return;
-    const fields = {
-      productId: product.productId, recipientId: vendorId, text,
-      productName: product.productName, productPrice: product.productPrice,
-      productImageUrl: pictureUrl(product), storeName: product.storeName, customerName,
-    };
-    try {
-      const message = await this.outbox.startChat(fields);
-      this.store.putProvisionalChat({
-        id: message.chatId, productId: product.productId, vendorId, customerId: this.store.me.id,
-        productName: product.productName, productPrice: product.productPrice,
-        productImageUrl: fields.productImageUrl, storeName: product.storeName, customerName,
-        lastMessageAt: message.timestamp,
-      });
-      this.store.putMessage(message);
-      localStorage.setItem("slychat-demo-name", customerName);
-      form.text.value = "";
-      this._toggleNewChat(false);
-      this.connection.refreshChats(); // the server's copy of the chat replaces ours
-      this._askPresence();
-      await this.openChat(message.chatId);
-    } catch (err) {
-      setText(this.el.newChatError, err?.message ?? "Could not start the chat");
-    }
+    el.text.value = "";
+    el.attach.value = "";
+    this.view.attachments();
+    el.text.focus();
   }
 
   _typed() {
     const chat = this.store.chat(this.selectedId);
     if (!chat) return;
-    if (!this.el.text.value.trim()) {
+    if (!this.view.el.text.value.trim()) {
       this.typing.stop();
       return;
     }
     this.typing.input({ productId: chat.productId, recipientId: this.store.counterpart(chat).id });
   }
 
-  // Mark the open chat read when its new messages are on screen.
+  // The open chat's new messages are on screen: mark them read.
   _readIfWatching() {
     const chat = this.store.chat(this.selectedId);
     if (!chat || chat.unread === 0 || document.visibilityState !== "visible") return;
@@ -378,89 +337,17 @@ export class App {
       try {
         await this.connection.request("markAsRead", { chatId: chat.id });
         this.store.markOpened(chat.id);
-        this.render();
+        this.view.render();
       } catch (err) {
         if (err?.statusCode) this._appError(err);
       }
-    }, 300);
-  }
-
-  // --- rendering -------------------------------------------------------------------------
-
-  render() {
-    if (this.renderQueued) return;
-    this.renderQueued = true;
-    queueMicrotask(() => {
-      this.renderQueued = false;
-      this._render();
-    });
-  }
-
-  _render() {
-    const { el, store } = this;
-    renderChatList(el.chatList, store, {
-      selectedId: this.selectedId, config: this.config, onOpen: (id) => this.openChat(id),
-    });
-    const count = store.chats.size;
-    show(el.noChats, count === 0);
-    setText(el.noChats, store.me.type === "CUSTOMER"
-      ? "No chats yet. Start one with “New chat”."
-      : "No chats yet. They appear here when a customer writes to you.");
-    show(el.moreChats, store.chatsHaveMore);
-    const unread = store.totalUnread();
-    document.title = unread ? `(${unread}) slychat demo` : "slychat demo";
-    this._renderConversation();
-  }
-
-  _renderConversation() {
-    const { el, store } = this;
-    const chat = store.chat(this.selectedId);
-    show(el.convEmpty, !chat);
-    show(el.convBody, Boolean(chat));
-    if (!chat) return;
-    const other = partyName(chat, store);
-    setText(el.convTitle, chat.productName || chat.productId);
-    const presence = store.presenceOf(chat);
-    const seen = presence && !presence.online && presence.lastSeen
-      ? `, last seen ${shortTime(presence.lastSeen)}` : "";
-    el.convSub.replaceChildren(presenceDot(presence), other,
-      chat.productPrice ? ` · ${price(chat.productPrice)}` : "", seen);
-    const shown = picture(chat, this.config);
-    shown.id = "conv-picture";
-    el.convPicture.replaceWith(shown);
-    el.convPicture = shown;
-    setText(el.typing, store.isTyping(chat.id, Date.now()) ? `${other} is typing…` : "");
-    show(el.older, chat.olderAvailable);
-    const pending = [...store.pending.values()].filter((p) => p.chatId === chat.id);
-    this.view.render(chat.id, [...store.messages(chat.id), ...pending], { store, otherName: other });
-  }
-
-  _showIdentity() {
-    const { me } = this.store;
-    setText(this.el.whoami, `${me.type === "CUSTOMER" ? "Customer" : "Vendor"} ${me.id}`);
-    show(this.el.whoami, true);
-    show(this.el.signOut, true);
-    document.body.dataset.role = me.type.toLowerCase();
-    const starts = this.config.chatStarters.includes(me.type);
-    show(this.el.newChatToggle, starts);
-  }
-
-  _showAttachments() {
-    const files = [...this.el.attach.files];
-    this.el.attachments.replaceChildren(...files.map((f) => h("li", {}, f.name)));
-  }
-
-  _toggleNewChat(open) {
-    show(this.el.newChat, open);
-    this.el.newChatToggle.setAttribute("aria-expanded", String(open));
-    if (open) this.el.newChat.product.focus();
-    else this.el.newChatToggle.focus();
+    }, READ_DELAY_MS);
   }
 
   // --- DOM events ------------------------------------------------------------------------
 
   _bindUi() {
-    const { el } = this;
+    const { el } = this.view;
     const on = (target, type, fn) => {
       target.addEventListener(type, fn);
       this.cleanups.push(() => target.removeEventListener(type, fn));
@@ -468,53 +355,28 @@ export class App {
     on(el.composer, "submit", (e) => this._send(e));
     on(el.text, "input", () => this._typed());
     on(el.text, "keydown", (e) => {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { // Shift+Enter: a new line
         e.preventDefault();
         el.composer.requestSubmit();
       }
     });
     on(el.text, "blur", () => this.typing.stop());
-    on(el.attach, "change", () => this._showAttachments());
+    on(el.attach, "change", () => this.view.attachments());
     on(el.back, "click", () => this.closeChat());
     on(el.older, "click", () => this.loadOlder());
     on(el.scroller, "scroll", () => {
-      if (el.scroller.scrollTop < 40) {
-        const chat = this.store.chat(this.selectedId);
-        if (chat?.olderAvailable) this.loadOlder();
+      if (el.scroller.scrollTop < 40 && this.store.chat(this.selectedId)?.olderAvailable) {
+        this.loadOlder();
       }
     });
     on(el.moreChats, "click", () => {
       const last = this.store.sortedChats().at(-1);
       if (last) this.connection.moreChats(last.id);
     });
-    on(el.newChatToggle, "click", () => this._toggleNewChat(el.newChat.hidden));
-    on(el.newChatCancel, "click", () => this._toggleNewChat(false));
-    on(el.newChat, "submit", (e) => this._startChat(e));
     on(document, "visibilitychange", () => this._readIfWatching());
     on(el.signOut, "click", () => this.onSignOut(""));
-    this._fillCatalog();
+    this.newChat = new NewChatForm({
+      config: this.config, userId: this.session.id, start: (f) => this.startChat(f), on,
+    });
   }
-
-  _fillCatalog() {
-    const form = this.el.newChat;
-    form.product.replaceChildren(...CATALOG.map((p, i) =>
-      h("option", { value: String(i) }, `${p.productName} (${price(p.productPrice)}, ${p.storeName})`)));
-    form.customerName.value = localStorage.getItem("slychat-demo-name") ?? `Customer ${this.session.id}`;
-  }
-}
-
-function elements() {
-  const ids = {
-    banner: "banner", notice: "notice", whoami: "whoami", signOut: "sign-out",
-    chatList: "chat-list", noChats: "no-chats", moreChats: "more-chats",
-    newChatToggle: "new-chat-toggle", newChat: "new-chat", newChatCancel: "new-chat-cancel",
-    newChatError: "new-chat-error", convEmpty: "conv-empty", convBody: "conv-body",
-    convTitle: "conv-title", convSub: "conv-sub", convPicture: "conv-picture", typing: "typing",
-    scroller: "scroller", older: "older", messages: "messages", composer: "composer",
-    text: "text", attach: "attach", attachments: "attachments", composerError: "composer-error",
-    back: "back", announcer: "announcer",
-  };
-  const found = {};
-  for (const [key, id] of Object.entries(ids)) found[key] = byId(id);
-  return found;
 }

@@ -18,6 +18,8 @@ function chatButton(chat, store, { selected, config, onOpen }) {
   const presence = store.presenceOf(chat);
   const typing = store.isTyping(chat.id, Date.now());
   const mine = last && !store.isIncoming(last);
+  // The open chat is being read (its markAsRead is on the way): no badge for it.
+  const unread = selected && document.visibilityState === "visible" ? 0 : chat.unread;
   return h("button", {
     type: "button",
     class: "chat-row",
@@ -37,9 +39,9 @@ function chatButton(chat, store, { selected, config, onOpen }) {
       chat.productPrice ? h("span", { class: "row-price" }, ` · ${price(chat.productPrice)}`) : null),
     h("span", { class: "row-preview" },
       typing ? h("em", {}, "typing…") : [mine ? "You: " : "", preview(last)])),
-  chat.unread > 0
-    ? h("span", { class: "badge" }, String(chat.unread),
-      h("span", { class: "visually-hidden" }, chat.unread === 1 ? " unread message" : " unread messages"))
+  unread > 0
+    ? h("span", { class: "badge" }, String(unread),
+      h("span", { class: "visually-hidden" }, unread === 1 ? " unread message" : " unread messages"))
     : null);
 }
 

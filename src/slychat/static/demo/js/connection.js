@@ -13,7 +13,7 @@ const CHAT_EVENTS = [
 
 export class Connection {
   // io: the socket.io-client module; handlers: see App in app.js.
-  constructor(io, { origin, token, handlers }) {
+  constructor(io, { origin, token, transports, handlers }) {
     this.token = token;
     this.handlers = handlers;
     this.cursor = null; // the newest sync cursor this page holds
@@ -29,6 +29,7 @@ export class Connection {
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
       randomizationFactor: 0.3,
+      transports, // as the server allows (SLYCHAT_TRANSPORTS)
     });
     // Created in this order, so the manager opens (and reopens) /presence before /chat.
     this.presence = this.manager.socket("/presence", { auth: (cb) => cb({ token: this.token }) });
@@ -81,9 +82,24 @@ export class Connection {
     this._ask("getUserChats", {});
   }
 
-  // The first page again, merged in (a chat this page has not seen yet).
-  refreshChats() {
-    this._ask("getUserChats", {});
+  // The first page again, merged in (a chat this page has not seen yet). Requests made
+  // while one is on its way become one more, not one each.
+  async refreshChats() {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = true;
+    try {
+      do {
+        this.refreshAgain = false;
+        await this.request("getUserChats", {}).catch((err) => {
+          if (err?.statusCode) this.handlers.onAppError(err);
+        });
+      } while (this.refreshAgain && this.chat.connected);
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   moreChats(before) {

@@ -1,0 +1,136 @@
+"""/metrics: Prometheus series read, at scrape time, from the counts the workers keep.
+
+Each app has its own registry (several apps in one process do not clash), holding one
+collector that reads plain attributes (`slychat.stats`): nothing on the hot path takes a
+lock or allocates. Labels are bounded: namespaces, known event names ("unknown" for any
+other), and three outcomes; never a user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from slychat.container import Container
+from slychat.stats import Buckets
+from slychat.transport.base import OUTCOMES, Namespace
+
+
+def registry_for(container: Container, namespaces: Sequence[Namespace]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SlychatCollector(container, namespaces))
+    return registry
+
+
+class SlychatCollector(Collector):
+    def __init__(self, container: Container, namespaces: Sequence[Namespace]) -> None:
+        self.c = container
+        self.namespaces = namespaces
+
+    def collect(self) -> Iterator[Metric]:
+        c = self.c
+        yield _counter(
+            "slychat_fanout_publish_failures",
+            "Fan-out messages dropped because Redis did not take the publish.",
+            getattr(c.fanout, "publish_failures", 0),
+        )
+        yield _counter(
+            "slychat_registry_failures",
+            "Presence registry operations that failed because Redis did not answer.",
+            getattr(c.registry, "failures", 0),
+        )
+        yield _counter(
+            "slychat_ratelimit_failures",
+            "Rate checks allowed unchecked because the limiter's Redis did not answer.",
+            getattr(c.limits.limiter, "failures", 0),
+        )
+        yield _counter("slychat_rate_limited", "Actions refused by a rate limit.", c.limits.refused)
+
+        sockets = GaugeMetricFamily(
+            "slychat_open_sockets", "Sockets connected, per namespace.", labels=["namespace"]
+        )
+        users = GaugeMetricFamily(
+            "slychat_connected_users",
+            "Distinct users with a socket, per namespace.",
+            labels=["namespace"],
+        )
+        events = CounterMetricFamily(
+            "slychat_events",
+            "Client events handled, per namespace, event and outcome.",
+            labels=["namespace", "event", "outcome"],
+        )
+        for ns in self.namespaces:
+            sessions = list(ns.sessions.values())
+            sockets.add_metric([ns.namespace], len(sessions))
+            users.add_metric([ns.namespace], len({s.user for s in sessions}))
+            for event, counts in ns.outcomes.items():
+                for outcome, n in zip(OUTCOMES, counts, strict=True):
+                    events.add_metric([ns.namespace, event, outcome], n)
+        yield sockets
+        yield users
+        yield events
+
+        writer = c.messages.writer
+        yield _counter("slychat_messages_stored", "Messages committed.", writer.committed)
+        yield _histogram(
+            "slychat_send_commit_seconds",
+            "Seconds from a message being queued for storage to its commit.",
+            writer.latency,
+        )
+        yield _histogram(
+            "slychat_group_commit_batch_size",
+            "Messages per group-commit transaction.",
+            writer.batch_sizes,
+        )
+        yield _counter(
+            "slychat_emits", "Events emitted to this process's sockets.", _int(c.fanout, "emits")
+        )
+        yield _counter(
+            "slychat_emit_recipients",
+            "Sockets of this process that emitted events were written to.",
+            _int(c.fanout, "recipients"),
+        )
+        yield _counter(
+            "slychat_media_stored_bytes", "Bytes of media put in the store.", c.media.stored_bytes
+        )
+        pool: Any = c.db.engine.pool
+        if hasattr(pool, "checkedout"):
+            yield GaugeMetricFamily(
+                "slychat_db_pool_in_use",
+                "Database connections checked out of the pool.",
+                value=pool.checkedout(),
+            )
+            yield GaugeMetricFamily(
+                "slychat_db_pool_size", "Database connections the pool keeps.", value=pool.size()
+            )
+
+
+def _int(obj: object, name: str) -> int:
+    value = getattr(obj, name, 0)
+    return value if isinstance(value, int) else 0
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+def _histogram(name: str, doc: str, buckets: Buckets) -> HistogramMetricFamily:
+    return HistogramMetricFamily(
+        name,
+        doc,
+        buckets=[(_le(bound), n) for bound, n in buckets.cumulative()],
+        sum_value=buckets.sum,
+    )
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
