@@ -330,7 +330,7 @@ export class App {
   // The open chat's new messages are on screen: mark them read.
   _readIfWatching() {
     const chat = this.store.chat(this.selectedId);
-    if (!chat || chat.unread === 0 || document.visibilityState !== "visible") return;
+    if (!chat || !this.store.hasUnread(chat.id) || document.visibilityState !== "visible") return;
     if (!this.connection.online || this.readTimer) return;
     this.readTimer = setTimeout(async () => {
       this.readTimer = null;

@@ -198,6 +198,17 @@ export class ChatStore {
     return true;
   }
 
+  // Whether the chat holds a message from the other party not read yet. The counter can
+  // lag behind messages that a catch-up brought in while an own send was being answered,
+  // so the messages themselves are asked too.
+  hasUnread(chatId) {
+    const record = this.chats.get(chatId);
+    if (!record) return false;
+    if (record.unread > 0) return true;
+    for (const m of record.messages.values()) if (this.isIncoming(m) && !m.read) return true;
+    return false;
+  }
+
   // The page itself read the chat (joinChat, markAsRead).
   markOpened(chatId) {
     const record = this.chats.get(chatId);
