@@ -3,11 +3,9 @@ slychat's log lines and tracebacks show of it holds none of that text."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -16,15 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.logs import RedactQueryStrings, SafeFormatter, describe
 from slychat.storage.database import Database
-from slychat.storage.migrate import upgrade
-
-
-@pytest.fixture
-async def db(empty_database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, empty_database_url)
-    database = Database(empty_database_url)
-    yield database
-    await database.close()
 
 
 async def _failing_write(db: Database, secret: str) -> BaseException:

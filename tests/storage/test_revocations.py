@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -16,19 +15,10 @@ from slychat.ids import now_ms
 from slychat.services.revocations import Revocations
 from slychat.storage import revocations as store
 from slychat.storage.database import Database
-from slychat.storage.migrate import upgrade
 from slychat.storage.tables import revoked_tokens
 from tests.support import ROOT, SECRET
 
 HOUR_MS = 3600_000
-
-
-@pytest.fixture
-async def db(empty_database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, empty_database_url)
-    database = Database(empty_database_url)
-    yield database
-    await database.close()
 
 
 async def test_a_node_reads_revocations_in_force_and_forgets_lapsed_ones(db: Database) -> None:

@@ -4,7 +4,6 @@ with the first message, consecutive `seq` and feed positions, messages in the fe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -14,18 +13,9 @@ from slychat.identity import Role, User
 from slychat.models import ChatDetails, ChatKey
 from slychat.storage import feeds
 from slychat.storage.database import Database
-from slychat.storage.migrate import upgrade
 from slychat.storage.send_batch import ChatMissing, Outgoing, SendStore, Stored
 
 DETAILS = ChatDetails(product_name="Lamp", store_name="Lights", customer_name="Ann")
-
-
-@pytest.fixture
-async def db(empty_database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, empty_database_url)
-    database = Database(empty_database_url)
-    yield database
-    await database.close()
 
 
 def _message(

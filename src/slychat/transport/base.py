@@ -145,18 +145,19 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 raise socketio.exceptions.ConnectionRefusedError(
                     unavailable.message, wire.error(unavailable)
                 ) from exc
-        if event not in self.events:
-            # Refused for its name (below), it still spends its socket's bucket: a flood
-            # of such events costs the server as much as any other.
-            session = self.sessions.get(sid)
-            refusal = None if session is None else await self.rate_refusal(sid, session, event)
-            if refusal is not None:
-                return await self.fail(sid, refusal)
-        if event == UNREADABLE:
-            return await self.fail(sid, Invalid("The payload is not JSON this server reads"))
-        if event not in self.events:
-            return await self.fail(sid, Invalid(f"Unknown event '{event[:64]}'"))
         session = self.sessions.get(sid)
+        if event not in self.events:
+            # Refused for its name, it still spends its socket's bucket: a flood of such
+            # events costs the server as much as any other.
+            refusal = None if session is None else await self.rate_refusal(sid, session, event)
+            if refusal is None:
+                unreadable = event == UNREADABLE
+                refusal = Invalid(
+                    "The payload is not JSON this server reads"
+                    if unreadable
+                    else f"Unknown event '{event[:64]}'"
+                )
+            return await self.fail(sid, refusal)
         if session is not None:
             refusal = await self.token_refusal(sid, session) or await self.rate_refusal(
                 sid, session, event
