@@ -175,3 +175,71 @@ revoked_tokens = Table(
     Column("expires_at", BigInteger, nullable=False),
     Index(None, "revoked_at"),
 )
+
+# Server-to-server API keys (`slychat apikey create`). A key is `slyk_<id>_<secret>`: the id
+# finds the row, and only the SHA-256 of the secret is stored (keys are 256-bit random, so
+# a slow hash would add nothing). `scopes` is a space-separated list.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger),
+    Column("revoked_at", BigInteger),
+)
+
+# Webhooks waiting to be sent, written in the transaction of the change they report. The
+# id is the idempotency id receivers see; a row leaves the backlog when it is delivered or
+# when its attempts ran out (`failed_at`).
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("delivered_at", BigInteger),
+    Column("failed_at", BigInteger),
+    Column("last_error", Text),
+)
+
+# The sender picks the due rows of the backlog.
+Index(
+    "ix_webhook_outbox_pending",
+    webhook_outbox.c.next_attempt_at,
+    postgresql_where=webhook_outbox.c.delivered_at.is_(None) & webhook_outbox.c.failed_at.is_(None),
+    sqlite_where=webhook_outbox.c.delivered_at.is_(None) & webhook_outbox.c.failed_at.is_(None),
+)
+
+# message.unread: per recipient, the creation time of the newest unread message a webhook
+# has already reported, so each unread message is reported once.
+unread_notices = Table(
+    "unread_notices",
+    metadata,
+    Column("user_type", String(8), primary_key=True),
+    Column("user_id", BigInteger, primary_key=True),
+    Column("notified_until", BigInteger, nullable=False),
+)
+
+# The unread scan reads unread messages by age.
+Index(
+    "ix_messages_unread_at",
+    messages.c.created_at,
+    postgresql_where=messages.c.read == false(),
+    sqlite_where=messages.c.read == false(),
+)
+
+# Jobs that exactly one node runs at a time (the webhook sender): the holder renews its
+# lease; when a node dies, another takes the job once the lease has expired.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
