@@ -112,6 +112,7 @@ async def test_metrics_move_as_events_flow(spawn_server: Spawn) -> None:
     assert moved("slychat_rate_limited_total") == 0
     assert value(after, "slychat_db_pool_size") >= 1
     assert ("slychat_db_pool_in_use", frozenset()) in after
+    assert after[("slychat_db_pool_waiting", frozenset())] == 0
 
     for _ in range(100):  # the sockets are counted out once they are gone
         gone = await scrape(srv)

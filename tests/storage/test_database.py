@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -107,3 +109,20 @@ async def test_sqlite_waits_out_another_process_holding_the_write_lock(
         assert await _count(db) == 1
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgres"], indirect=True)
+async def test_callers_waiting_for_a_connection_are_counted(pg: Database) -> None:
+    # pool_size=2 with as many again in overflow: four connections, then callers wait.
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(4):
+            await held.enter_async_context(pg.read())
+        assert pg.waiting == 0
+        waiter = asyncio.create_task(_count(pg))
+        for _ in range(500):  # until the task reaches the pool
+            if pg.waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert pg.waiting == 1
+    assert await waiter == 0
+    assert pg.waiting == 0

@@ -10,7 +10,12 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    nullcontext,
+)
 from typing import Any, TypeVar
 
 import asyncpg
@@ -121,12 +126,26 @@ class Database:
         # SQLite has one writer at a time anyway: this process's writers queue here, in
         # order, instead of meeting each other as "database is locked" and retrying.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Callers waiting for a pooled connection right now (a metric: a pool that is too
+        # small shows as waiters long before it shows as timeouts).
+        self.waiting = 0
+
+    @asynccontextmanager
+    async def _connection(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection of `engine`, counted in `waiting` until the pool gives it."""
+        async with AsyncExitStack() as stack:
+            self.waiting += 1
+            try:
+                conn = await stack.enter_async_context(engine.connect())
+            finally:
+                self.waiting -= 1
+            yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only connection; its implicit transaction is rolled back on exit."""
         try:
-            async with self.engine.connect() as conn:
+            async with self._connection(self.engine) as conn:
                 yield conn
         except DBAPIError as exc:
             if _is_transient(exc):
@@ -140,7 +159,11 @@ class Database:
         """
 
         async def attempt() -> T:
-            async with self.write_lock(), self._writer.begin() as conn:
+            async with (
+                self.write_lock(),
+                self._connection(self._writer) as conn,
+                conn.begin(),
+            ):
                 return await work(conn)
 
         return await self.retrying(attempt)
@@ -154,7 +177,7 @@ class Database:
         """A pooled connection as its driver's own object (sqlite3.Connection or
         asyncpg.Connection), for the send path's raw statements. A connection that broke
         is discarded instead of going back to the pool."""
-        async with self.engine.connect() as conn:
+        async with self._connection(self.engine) as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection
             try:
                 yield driver.sqlite if self.is_sqlite else driver
@@ -203,7 +226,7 @@ class Database:
         await asyncio.Event().wait()
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self._connection(self.engine) as conn:
             await conn.exec_driver_sql("SELECT 1")
 
     async def close(self) -> None:

@@ -112,6 +112,11 @@ class SlychatCollector(Collector):
             yield GaugeMetricFamily(
                 "slychat_db_pool_size", "Database connections the pool keeps.", value=pool.size()
             )
+        yield GaugeMetricFamily(
+            "slychat_db_pool_waiting",
+            "Callers waiting for a database connection.",
+            value=c.db.waiting,
+        )
 
 
 def _int(obj: object, name: str) -> int:
