@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.s3server import s3_bucket, s3_server  # noqa: F401  (fixtures)
-from tests.support import IN_CI, Client, Server, next_id, postgres_admin
+from tests.support import IN_CI, Client, RawClient, Server, next_id, postgres_admin
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SLYCHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -167,3 +167,16 @@ async def connect(server: Server) -> AsyncIterator[UserFactory]:
 
     yield make
     await asyncio.gather(*(c.close() for c in clients))
+
+
+@pytest.fixture
+async def raw_client() -> AsyncIterator[Callable[[], RawClient]]:
+    """`raw_client()` -> a bare recording connection (handshake tests); closed afterwards."""
+    made: list[RawClient] = []
+
+    def make() -> RawClient:
+        made.append(RawClient())
+        return made[-1]
+
+    yield make
+    await asyncio.gather(*(c.close() for c in made))

@@ -324,3 +324,96 @@ def new_chat_fields(**overrides: Any) -> dict[str, Any]:
         "customerProfilePic": "https://example.com/buyer-profile.jpg",
     }
     return fields | overrides
+
+
+BOTH_NAMESPACES = ("/presence", "/chat")
+
+
+class RawClient:
+    """A bare python-socketio connection for handshake tests: per namespace, it records
+    the events, the connect errors and whether the server dropped it."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, str, Any]] = []
+        self.errors: dict[str, list[Any]] = {ns: [] for ns in ("/", *BOTH_NAMESPACES)}
+        self.dropped: dict[str, bool] = dict.fromkeys(BOTH_NAMESPACES, False)
+        self.refused: Exception | None = None
+        self.elapsed = 0.0  # how long the last connect took
+        for ns in ("/", *BOTH_NAMESPACES):
+            self.sio.on("connect_error", self._error(ns), namespace=ns)
+            self.sio.on("*", self._record(ns), namespace=ns)
+        for ns in BOTH_NAMESPACES:
+            self.sio.on("disconnect", self._disconnected(ns), namespace=ns)
+
+    def _error(self, ns: str) -> Callable[..., Any]:
+        async def handler(data: Any = None, *_: Any) -> None:
+            self.errors[ns].append(data)
+
+        return handler
+
+    def _record(self, ns: str) -> Callable[..., Any]:
+        async def handler(event: str, *args: Any) -> None:
+            self.events.append((ns, event, args[0] if len(args) == 1 else list(args)))
+
+        return handler
+
+    def _disconnected(self, ns: str) -> Callable[..., Any]:
+        async def handler(*_: Any) -> None:
+            self.dropped[ns] = True
+
+        return handler
+
+    async def connect(
+        self,
+        url: str,
+        namespaces: tuple[str, ...] = BOTH_NAMESPACES,
+        auth: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        transports: tuple[str, ...] | list[str] = ("websocket",),
+        timeout: float = 5.0,
+    ) -> bool:
+        """True when every namespace was admitted; False when refused. A refusal comes at
+        once on loopback; a handshake that hangs fails within `timeout`."""
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(
+                self.sio.connect(
+                    url,
+                    namespaces=list(namespaces),
+                    auth=auth,
+                    headers=headers or {},
+                    transports=list(transports),
+                    wait_timeout=timeout,
+                ),
+                timeout + 2,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            self.refused = exc
+            return False
+        finally:
+            self.elapsed = time.monotonic() - started
+        return True
+
+    async def wait(self, event: str, ns: str, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            for e_ns, name, data in self.events:
+                if e_ns == ns and name == event:
+                    return data
+            assert time.monotonic() < deadline, f"no {event} on {ns}: {self.events}"
+            await asyncio.sleep(0.02)
+
+    async def wait_dropped(self, ns: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.dropped[ns]:
+            assert time.monotonic() < deadline, f"{ns} still connected after {timeout}s"
+            await asyncio.sleep(0.02)
+
+    def app_errors(self, ns: str) -> list[Any]:
+        return [d for e_ns, name, d in self.events if e_ns == ns and name == "appError"]
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.sio.disconnect(), 5)

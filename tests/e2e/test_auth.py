@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
-import socketio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support import SECRET, Server, next_id, token
+from tests.support import SECRET, RawClient, Server, next_id, token
 
-CONNECT_TIMEOUT = 5.0  # how long a handshake may take; a refusal comes at once, never hangs
 BOTH = ("/presence", "/chat")
 
 
@@ -49,91 +46,7 @@ def claims(role: str, user_id: Any, **extra: Any) -> dict[str, Any]:
     return {"iat": now, "exp": now + 3600, "data": {"id": user_id}, "types": [role]} | extra
 
 
-class Probe:
-    """A bare python-socketio client that records events and connect errors per namespace."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, str, Any]] = []
-        self.errors: dict[str, list[Any]] = {}
-        self.refused: Exception | None = None
-        self.elapsed = 0.0
-        for ns in BOTH:
-            self.errors[ns] = []
-            self.sio.on("connect_error", self._error(ns), namespace=ns)
-            self.sio.on("*", self._record(ns), namespace=ns)
-
-    def _error(self, ns: str) -> Callable[..., Awaitable[None]]:
-        async def handler(data: Any = None, *_rest: Any) -> None:
-            self.errors[ns].append(data)
-
-        return handler
-
-    def _record(self, ns: str) -> Callable[..., Awaitable[None]]:
-        async def handler(event: str, *args: Any) -> None:
-            self.events.append((ns, event, args[0] if len(args) == 1 else list(args)))
-
-        return handler
-
-    async def connect(
-        self,
-        url: str,
-        namespaces: tuple[str, ...],
-        *,
-        auth: Any = None,
-        headers: dict[str, str] | None = None,
-        transports: list[str] | None = None,
-        timeout: float = CONNECT_TIMEOUT,
-    ) -> bool:
-        """True when every namespace was admitted; False when refused. Bounded in time."""
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(
-                self.sio.connect(
-                    url,
-                    namespaces=list(namespaces),
-                    auth=auth,
-                    headers=headers or {},
-                    transports=transports or ["websocket"],
-                    wait_timeout=timeout,
-                ),
-                timeout + 2,
-            )
-        except socketio.exceptions.ConnectionError as exc:
-            self.refused = exc
-            return False
-        finally:
-            self.elapsed = time.monotonic() - started
-        return True
-
-    async def wait(self, event: str, ns: str, timeout: float = 10.0) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            for e_ns, e_name, data in self.events:
-                if e_ns == ns and e_name == event:
-                    return data
-            assert asyncio.get_running_loop().time() < deadline, f"no {event} on {ns}"
-            await asyncio.sleep(0.02)
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.sio.disconnect(), 5)
-
-
-@pytest.fixture
-async def probe() -> AsyncIterator[Callable[[], Probe]]:
-    made: list[Probe] = []
-
-    def make() -> Probe:
-        p = Probe()
-        made.append(p)
-        return p
-
-    yield make
-    await asyncio.gather(*(p.close() for p in made))
-
-
-async def admitted_as(p: Probe, user_id: int, user_type: str) -> None:
+async def admitted_as(p: RawClient, user_id: int, user_type: str) -> None:
     """Both namespaces are up and the server knows the user as (user_type, user_id)."""
     online = await p.wait("userIsOnline", "/presence")
     assert online["data"] == {"userId": user_id, "userType": user_type}
@@ -145,7 +58,7 @@ async def admitted_as(p: Probe, user_id: int, user_type: str) -> None:
     assert [e for ns, e, _ in p.events if e == "appError"] == []
 
 
-def refused_with(p: Probe, ns: str, status: int = 401) -> dict[str, Any]:
+def refused_with(p: RawClient, ns: str, status: int = 401) -> dict[str, Any]:
     """The namespace's connect_error: `data` is `{error: true, message, statusCode}`."""
     assert p.refused is not None, "the connection was admitted"
     # a server that never answers the handshake leaves the client waiting out its timeout
@@ -180,25 +93,25 @@ def refused_with(p: Probe, ns: str, status: int = 401) -> dict[str, Any]:
     ],
 )
 async def test_both_claim_shapes_and_any_role_case_are_accepted(
-    server: Server, probe: Callable[[], Probe], shape: str, role: str, user_type: str
+    server: Server, raw_client: Callable[[], RawClient], shape: str, role: str, user_type: str
 ) -> None:
     user_id = next_id()
-    p = probe()
+    p = raw_client()
     assert await p.connect(server.url, BOTH, auth={"token": token(role, user_id, shape=shape)})
     await admitted_as(p, user_id, user_type)
 
 
 async def test_digit_string_user_ids_are_normalised(
-    server: Server, probe: Callable[[], Probe]
+    server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
     platform_id = next_id()
-    p = probe()
+    p = raw_client()
     tok = token("customer", platform_id, data={"id": str(platform_id)})
     assert await p.connect(server.url, BOTH, auth={"token": tok})
     await admitted_as(p, platform_id, "CUSTOMER")
 
     standard_id = next_id()
-    q = probe()
+    q = raw_client()
     assert await q.connect(
         server.url, BOTH, auth={"token": token("vendor", standard_id, shape="standard")}
     )
@@ -237,11 +150,11 @@ async def test_digit_string_user_ids_are_normalised(
     ],
 )
 async def test_integer_user_ids_in_sub_are_accepted(
-    server: Server, probe: Callable[[], Probe], shape: Callable[[int], dict[str, Any]]
+    server: Server, raw_client: Callable[[], RawClient], shape: Callable[[int], dict[str, Any]]
 ) -> None:
     """PROTOCOL.md: user ids are integers (digit strings are also accepted)."""
     user_id = next_id()
-    p = probe()
+    p = raw_client()
     assert await p.connect(server.url, BOTH, auth={"token": handmade_hs256(shape(user_id))}), (
         p.errors
     )
@@ -249,12 +162,12 @@ async def test_integer_user_ids_in_sub_are_accepted(
 
 
 async def test_issued_at_slightly_ahead_of_the_server_clock_is_accepted(
-    server: Server, probe: Callable[[], Probe]
+    server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
     """Only exp and nbf are enforced: a token minted on a clock a few seconds ahead of this
     server's (its `iat` in our future) is still valid."""
     user_id = next_id()
-    p = probe()
+    p = raw_client()
     tok = token("customer", user_id, iat=int(time.time()) + 5)
     assert await p.connect(server.url, BOTH, auth={"token": tok}), p.errors
     await admitted_as(p, user_id, "CUSTOMER")
@@ -262,7 +175,7 @@ async def test_issued_at_slightly_ahead_of_the_server_clock_is_accepted(
 
 @pytest.mark.parametrize("where", ["auth", "token-header", "bearer-header", "query"])
 async def test_token_travels_in_auth_headers_or_query(
-    server: Server, probe: Callable[[], Probe], where: str
+    server: Server, raw_client: Callable[[], RawClient], where: str
 ) -> None:
     user_id = next_id()
     tok = token("vendor", user_id)
@@ -275,15 +188,17 @@ async def test_token_travels_in_auth_headers_or_query(
         headers = {"Authorization": f"Bearer {tok}"}
     else:
         url = f"{server.url}?token={tok}"
-    p = probe()
+    p = raw_client()
     assert await p.connect(url, BOTH, auth=auth, headers=headers)
     await admitted_as(p, user_id, "VENDOR")
 
 
-async def test_polling_handshake_is_accepted(server: Server, probe: Callable[[], Probe]) -> None:
+async def test_polling_handshake_is_accepted(
+    server: Server, raw_client: Callable[[], RawClient]
+) -> None:
     """The official client's default: the handshake over polling, then an upgrade."""
     user_id = next_id()
-    p = probe()
+    p = raw_client()
     assert await p.connect(
         server.url,
         BOTH,
@@ -372,9 +287,9 @@ BAD = _bad_tokens()
 @pytest.mark.parametrize("namespace", BOTH)
 @pytest.mark.parametrize("case", sorted(BAD))
 async def test_bad_tokens_are_refused_with_401(
-    server: Server, probe: Callable[[], Probe], case: str, namespace: str
+    server: Server, raw_client: Callable[[], RawClient], case: str, namespace: str
 ) -> None:
-    p = probe()
+    p = raw_client()
     assert not await p.connect(server.url, (namespace,), auth=BAD[case](next_id()))
     refused_with(p, namespace)
     assert p.events == []
@@ -385,27 +300,27 @@ async def test_bad_tokens_are_refused_with_401(
     [{"token": "not-a-jwt"}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Bearer"}],
 )
 async def test_bad_tokens_in_headers_are_refused_with_401(
-    server: Server, probe: Callable[[], Probe], headers: dict[str, str]
+    server: Server, raw_client: Callable[[], RawClient], headers: dict[str, str]
 ) -> None:
-    p = probe()
+    p = raw_client()
     assert not await p.connect(server.url, ("/presence",), headers=headers)
     refused_with(p, "/presence")
 
 
 async def test_bad_token_in_query_is_refused_with_401(
-    server: Server, probe: Callable[[], Probe]
+    server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
-    p = probe()
+    p = raw_client()
     expired = token("vendor", next_id(), ttl=-120)
     assert not await p.connect(f"{server.url}?token={expired}", ("/chat",))
     refused_with(p, "/chat")
 
 
 async def test_bad_token_refuses_both_namespaces_at_once(
-    server: Server, probe: Callable[[], Probe]
+    server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
     """A bad token on both namespaces at once: both are refused, promptly."""
-    p = probe()
+    p = raw_client()
     assert not await p.connect(server.url, BOTH, auth={"token": "not-a-jwt"})
     for ns in BOTH:
         refused_with(p, ns)
@@ -416,19 +331,19 @@ async def test_bad_token_refuses_both_namespaces_at_once(
 
 @pytest.mark.parametrize("shape", ["platform", "standard"])
 async def test_admin_is_refused_on_chat_but_accepted_on_presence(
-    server: Server, probe: Callable[[], Probe], shape: str
+    server: Server, raw_client: Callable[[], RawClient], shape: str
 ) -> None:
     admin_id = next_id()
     tok = token("admin", admin_id, shape=shape)
 
-    chat = probe()
+    chat = raw_client()
     assert not await chat.connect(server.url, ("/chat",), auth={"token": tok})
     error = chat.errors["/chat"][0]
     assert error["data"]["error"] is True
     assert error["data"]["statusCode"] in (401, 403)
     assert error["data"]["message"]
 
-    presence = probe()
+    presence = raw_client()
     assert await presence.connect(server.url, ("/presence",), auth={"token": tok})
     online = await presence.wait("userIsOnline", "/presence")
     assert online["data"] == {"userId": admin_id, "userType": "ADMIN"}
@@ -486,14 +401,14 @@ SHORT = 4.0  # these servers answer on loopback at once; a hang fails within thi
 
 
 async def test_rs256_public_key_configuration(
-    server: Server, spawn_server: Callable[..., Server], probe: Callable[[], Probe]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     """RS256 only, with a public key and no shared secret."""
     srv = spawn_server(
         SLYCHAT_JWT_ALGORITHMS="RS256", SLYCHAT_JWT_PUBLIC_KEY=rsa_keys()[1], SLYCHAT_JWT_SECRET=""
     )
     user_id = next_id()
-    p = probe()
+    p = raw_client()
     assert await p.connect(srv.url, BOTH, auth={"token": rs256("vendor", user_id)}, timeout=SHORT)
     await admitted_as(p, user_id, "VENDOR")
 
@@ -502,19 +417,19 @@ async def test_rs256_public_key_configuration(
         forged_with_public_key("vendor", next_id()),
         handmade(claims("vendor", next_id()), "none"),
     ):
-        q = probe()
+        q = raw_client()
         assert not await q.connect(srv.url, ("/presence",), auth={"token": bad}, timeout=SHORT)
         refused_with(q, "/presence")
 
 
 async def test_public_key_used_as_hmac_secret_is_refused_promptly(
-    server: Server, spawn_server: Callable[..., Server], probe: Callable[[], Probe]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     """HS256 and RS256 both configured: a token "signed" with the public key as an HMAC
     secret (algorithm confusion) gets `connect_error` 401 at once, not silence."""
     srv = spawn_server(SLYCHAT_JWT_ALGORITHMS="HS256,RS256", SLYCHAT_JWT_PUBLIC_KEY=rsa_keys()[1])
     for ns in BOTH:
-        forged = probe()
+        forged = raw_client()
         assert not await forged.connect(
             srv.url,
             (ns,),
@@ -525,14 +440,14 @@ async def test_public_key_used_as_hmac_secret_is_refused_promptly(
 
 
 async def test_shared_secret_and_public_key_both_verify(
-    server: Server, spawn_server: Callable[..., Server], probe: Callable[[], Probe]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     """HS256 with the shared secret and RS256 with the public key, both configured: each
     algorithm in the list verifies with its own key."""
     srv = spawn_server(SLYCHAT_JWT_ALGORITHMS="HS256,RS256", SLYCHAT_JWT_PUBLIC_KEY=rsa_keys()[1])
     for tok_of in (rs256, token):
         user_id = next_id()
-        p = probe()
+        p = raw_client()
         assert await p.connect(
             srv.url, BOTH, auth={"token": tok_of("customer", user_id)}, timeout=SHORT
         ), f"{tok_of.__name__} token refused: {p.errors}"

@@ -22,103 +22,12 @@ from typing import Any
 import aiohttp
 import pytest
 import redis
-import socketio
 
 from tests.e2e.test_auth import handmade
-from tests.support import ROOT, Server, next_id, token
+from tests.support import ROOT, RawClient, Server, next_id, token
 
 BOTH = ("/presence", "/chat")
 PROMPT = 5.0  # a refusal comes at once on loopback; a hang fails within this
-
-
-class Socket:
-    """A python-socketio client recording, per namespace, events, connect errors and
-    server-side disconnects."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, str, Any]] = []
-        self.errors: dict[str, list[Any]] = {ns: [] for ns in ("/", *BOTH)}
-        self.dropped: dict[str, bool] = dict.fromkeys(BOTH, False)
-        for ns in ("/", *BOTH):
-            self.sio.on("connect_error", self._error(ns), namespace=ns)
-            self.sio.on("*", self._record(ns), namespace=ns)
-        for ns in BOTH:
-            self.sio.on("disconnect", self._disconnected(ns), namespace=ns)
-
-    def _error(self, ns: str) -> Callable[..., Any]:
-        async def handler(data: Any = None, *_: Any) -> None:
-            self.errors[ns].append(data)
-
-        return handler
-
-    def _record(self, ns: str) -> Callable[..., Any]:
-        async def handler(event: str, *args: Any) -> None:
-            self.events.append((ns, event, args[0] if len(args) == 1 else list(args)))
-
-        return handler
-
-    def _disconnected(self, ns: str) -> Callable[..., Any]:
-        async def handler(*_: Any) -> None:
-            self.dropped[ns] = True
-
-        return handler
-
-    async def connect(
-        self,
-        url: str,
-        namespaces: tuple[str, ...] = BOTH,
-        auth: Any = None,
-        transports: tuple[str, ...] = ("websocket",),
-    ) -> bool:
-        try:
-            await asyncio.wait_for(
-                self.sio.connect(
-                    url,
-                    namespaces=list(namespaces),
-                    auth=auth,
-                    transports=list(transports),
-                    wait_timeout=PROMPT,
-                ),
-                PROMPT + 2,
-            )
-        except socketio.exceptions.ConnectionError:
-            return False
-        return True
-
-    async def wait(self, event: str, ns: str, timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            for e_ns, name, data in self.events:
-                if e_ns == ns and name == event:
-                    return data
-            assert time.monotonic() < deadline, f"no {event} on {ns}: {self.events}"
-            await asyncio.sleep(0.02)
-
-    async def wait_dropped(self, ns: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.dropped[ns]:
-            assert time.monotonic() < deadline, f"{ns} still connected after {timeout}s"
-            await asyncio.sleep(0.02)
-
-    def app_errors(self, ns: str) -> list[Any]:
-        return [d for e_ns, name, d in self.events if e_ns == ns and name == "appError"]
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.sio.disconnect(), 5)
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[Callable[[], Socket]]:
-    made: list[Socket] = []
-
-    def make() -> Socket:
-        made.append(Socket())
-        return made[-1]
-
-    yield make
-    await asyncio.gather(*(s.close() for s in made))
 
 
 async def polling_handshake(
@@ -158,7 +67,7 @@ async def polling_refused_401(url: str, ns: str, auth: Any, message: str | None 
         assert data["data"]["message"] == message, data
 
 
-def refused_401(s: Socket, ns: str, message: str | None = None) -> None:
+def refused_401(s: RawClient, ns: str, message: str | None = None) -> None:
     assert s.errors[ns], f"no connect_error on {ns}"
     data = s.errors[ns][0]["data"]
     assert data["error"] is True
@@ -182,9 +91,9 @@ async def no_sockets_left(srv: Server, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def presence_of(srv: Server, sockets: Callable[[], Socket], user_id: int) -> str:
+async def presence_of(srv: Server, raw_client: Callable[[], RawClient], user_id: int) -> str:
     """What another user learns from checkOnlinePresence about VENDOR `user_id`."""
-    asker = sockets()
+    asker = raw_client()
     assert await asker.connect(srv.url, ("/presence",), {"token": token("customer", next_id())})
     ack = await asker.sio.call(
         "checkOnlinePresence",
@@ -201,11 +110,11 @@ async def presence_of(srv: Server, sockets: Callable[[], Socket], user_id: int) 
 
 
 async def test_issuer_and_audience_are_checked_when_configured(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     srv = spawn_server(SLYCHAT_JWT_ISSUER="https://shop.example", SLYCHAT_JWT_AUDIENCE="slychat")
     good = {"iss": "https://shop.example", "aud": "slychat"}
-    s = sockets()
+    s = raw_client()
     assert await s.connect(srv.url, BOTH, {"token": token("vendor", next_id(), **good)})
     await s.wait("offlineMessages", "/chat")
 
@@ -216,7 +125,7 @@ async def test_issuer_and_audience_are_checked_when_configured(
         ({"iss": "https://shop.example"}, "Token has no 'aud' claim"),
     ]:
         for ns in BOTH:
-            bad = sockets()
+            bad = raw_client()
             assert not await bad.connect(srv.url, (ns,), {"token": token("vendor", 1, **claims)})
             refused_401(bad, ns, message)
     await s.close()
@@ -224,27 +133,27 @@ async def test_issuer_and_audience_are_checked_when_configured(
 
 
 async def test_tokens_without_exp_are_accepted_only_when_allowed(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     user_id = next_id()
     no_exp = handmade({"data": {"id": user_id}, "types": ["vendor"]}, "HS256")
-    s = sockets()
+    s = raw_client()
     assert not await s.connect(server.url, ("/presence",), {"token": no_exp})
     refused_401(s, "/presence", "Token has no 'exp' claim")
 
     lenient = spawn_server(SLYCHAT_JWT_REQUIRE_EXP="false")
-    ok = sockets()
+    ok = raw_client()
     assert await ok.connect(lenient.url, BOTH, {"token": no_exp})
     assert (await ok.wait("userIsOnline", "/presence"))["data"]["userId"] == user_id
 
 
 async def test_the_lifetime_limit_is_configurable(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     srv = spawn_server(SLYCHAT_JWT_MAX_LIFETIME="1h")
-    s = sockets()
+    s = raw_client()
     assert await s.connect(srv.url, ("/presence",), {"token": token("vendor", next_id())})
-    day = sockets()
+    day = raw_client()
     assert not await day.connect(srv.url, ("/presence",), {"token": token("vendor", 1, ttl=86400)})
     refused_401(day, "/presence", "Token lifetime is longer than this server accepts")
 
@@ -253,9 +162,9 @@ async def test_the_lifetime_limit_is_configurable(
 
 
 async def test_the_default_namespace_is_refused(
-    server: Server, sockets: Callable[[], Socket]
+    server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
-    s = sockets()
+    s = raw_client()
     assert not await s.connect(server.url, ("/",), {"token": token("customer", next_id())})
     data = s.errors["/"][0]["data"]
     assert data["error"] is True
@@ -265,7 +174,7 @@ async def test_the_default_namespace_is_refused(
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_tokens_too_large_to_read_are_refused_at_once(
-    server: Server, sockets: Callable[[], Socket], transport: str
+    server: Server, raw_client: Callable[[], RawClient], transport: str
 ) -> None:
     """Up to the packet cap (64 KiB) a long token gets `connect_error` 401; past it, or
     past 8 KiB in a websocket's URL, the request is refused before it is read."""
@@ -273,7 +182,7 @@ async def test_tokens_too_large_to_read_are_refused_at_once(
     long_token = "e" * 20_000
     for ns in BOTH:
         if transport == "websocket":
-            s = sockets()
+            s = raw_client()
             assert not await s.connect(server.url, (ns,), {"token": long_token})
             refused_401(s, ns, "Token is too long")
         else:
@@ -305,7 +214,7 @@ async def test_tokens_too_large_to_read_are_refused_at_once(
 
 
 async def test_refused_handshakes_leave_nothing_behind(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     srv = spawn_server()
     user_id = next_id()
@@ -320,16 +229,16 @@ async def test_refused_handshakes_leave_nothing_behind(
         {"token": "\x00\xff" * 100},
     ]
     for auth in hostile:
-        s = sockets()
+        s = raw_client()
         assert not await s.connect(srv.url, BOTH, auth)
         for ns in BOTH:
             refused_401(s, ns)
             await polling_refused_401(srv.url, ns, auth)
         await s.close()
-    admin = sockets()
+    admin = raw_client()
     assert not await admin.connect(srv.url, ("/chat",), {"token": token("admin", user_id)})
     await no_sockets_left(srv)
-    assert await presence_of(srv, sockets, user_id) == "offline"
+    assert await presence_of(srv, raw_client, user_id) == "offline"
 
 
 # --- a client that drops while /presence counts it in Redis ------------------------------------
@@ -437,7 +346,7 @@ async def test_a_client_that_drops_mid_handshake_is_not_left_online(
     relay: RedisRelay,
     redis_url: str,
     redis_prefix: str,
-    sockets: Callable[[], Socket],
+    raw_client: Callable[[], RawClient],
     transport: str,
 ) -> None:
     port = await relay.start()
@@ -465,28 +374,28 @@ async def test_a_client_that_drops_mid_handshake_is_not_left_online(
         assert store.hlen(key) == 0
     finally:
         store.close()
-    assert await presence_of(srv, sockets, user_id) == "offline"
+    assert await presence_of(srv, raw_client, user_id) == "offline"
     # and the node is fine: the same user connects for real
-    s = sockets()
+    s = raw_client()
     assert await s.connect(srv.url, BOTH, {"token": token("vendor", user_id)})
     await s.wait("offlineMessages", "/chat")
-    assert await presence_of(srv, sockets, user_id) == "online"
+    assert await presence_of(srv, raw_client, user_id) == "online"
     await s.close()
     await asyncio.to_thread(srv.stop)  # while the relay still serves its goodbyes
 
 
-# --- tokens on live sockets ---------------------------------------------------------------------
+# --- tokens on live sockets ------------------------------------------------------------------
 
 
 async def test_a_token_that_expires_while_connected_is_refused_and_the_socket_closed(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     """The next event after expiry (plus the 30 s leeway) gets appError 401, and the socket
     is disconnected right after it."""
     srv = spawn_server(SLYCHAT_REVOCATION_POLL="1h")  # no sweep: the event path alone
     left = 4
     user_id = next_id()
-    s = sockets()
+    s = raw_client()
     assert await s.connect(srv.url, BOTH, {"token": token("vendor", user_id, ttl=left - 30)})
     await s.wait("offlineMessages", "/chat")
     ack = await s.sio.call("getUserChats", namespace="/chat", timeout=10)
@@ -507,10 +416,10 @@ async def test_a_token_that_expires_while_connected_is_refused_and_the_socket_cl
 
 
 async def test_idle_sockets_are_closed_when_their_token_expires(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     srv = spawn_server(SLYCHAT_REVOCATION_POLL="0.5")
-    s = sockets()
+    s = raw_client()
     assert await s.connect(srv.url, BOTH, {"token": token("customer", next_id(), ttl=-27)})
     await s.wait("offlineMessages", "/chat")
     for ns in BOTH:
@@ -532,7 +441,7 @@ def revoke(srv: Server, jti: str) -> None:
 
 
 async def test_a_revoked_token_is_refused_everywhere_on_every_node(
-    server: Server, spawn_server: Callable[..., Server], sockets: Callable[[], Socket]
+    server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     poll = 0.5
     nodes = [spawn_server(SLYCHAT_REVOCATION_POLL=f"{poll}s") for _ in range(2)]
@@ -540,13 +449,13 @@ async def test_a_revoked_token_is_refused_everywhere_on_every_node(
     jti = f"jti-{secrets.token_hex(8)}"
     revoked = token("customer", user_id, jti=jti)
     other = token("customer", user_id, jti=f"jti-{secrets.token_hex(8)}")
-    on_node: list[Socket] = []
+    on_node: list[RawClient] = []
     for node in nodes:
-        s = sockets()
+        s = raw_client()
         assert await s.connect(node.url, BOTH, {"token": revoked})
         await s.wait("offlineMessages", "/chat")
         on_node.append(s)
-    bystander = sockets()
+    bystander = raw_client()
     assert await bystander.connect(nodes[0].url, BOTH, {"token": other})
     await bystander.wait("offlineMessages", "/chat")
 
@@ -564,7 +473,7 @@ async def test_a_revoked_token_is_refused_everywhere_on_every_node(
 
     for node in nodes:  # at connect
         for ns in BOTH:
-            again = sockets()
+            again = raw_client()
             assert not await again.connect(node.url, (ns,), {"token": revoked})
             refused_401(again, ns, "Token has been revoked")
     async with (
