@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests import log_check
 from tests.s3server import s3_bucket, s3_server  # noqa: F401  (fixtures)
 from tests.support import IN_CI, Client, RawClient, Server, next_id, postgres_admin
 
@@ -67,6 +68,15 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 @pytest.fixture(scope="session")
 def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_logs_are_json_lines(log_dir: Path) -> Iterator[None]:
+    """At the session's end, once every server has stopped: each line that production-mode
+    servers logged is a JSON object with its context, and holds no token or secret."""
+    yield
+    bad = log_check.problems(log_dir)
+    assert not bad, f"{len(bad)} bad server log lines:\n" + "\n".join(bad[:30])
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,9 @@ class Server:
         env |= {
             "SLYCHAT_DATABASE_URL": self.database_url,
             "SLYCHAT_JWT_SECRET": SECRET,
-            "SLYCHAT_LOG_LEVEL": "warning",
+            # Every request's line is in the log, which the session's end checks
+            # (tests/conftest.py `_server_logs_are_json_lines`).
+            "SLYCHAT_LOG_LEVEL": "info",
             "SLYCHAT_PRESENCE_GRACE": "1.0",
             "SLYCHAT_PUBLIC_URL": self.url,
         } | GENEROUS_RATES
@@ -122,8 +124,16 @@ class Server:
             cwd=ROOT,
         )
 
+    @property
+    def dev_mode(self) -> bool:
+        """No key configured: the server prints a banner with tokens, and readable lines."""
+        env = self.environment()
+        return not env.get("SLYCHAT_JWT_SECRET") and not env.get("SLYCHAT_JWT_PUBLIC_KEY")
+
     def start(self, log_dir: Path) -> Server:
-        self.log_path = log_dir / f"server-{self.port}.log"
+        # Production servers' logs are `server-*.log`: the session's end checks each line.
+        kind = "dev-server" if self.dev_mode else "server"
+        self.log_path = log_dir / f"{kind}-{self.port}.log"
         if self.media_dir is None:  # never the checkout's ./media
             self.media_dir = log_dir / f"media-{self.port}"
         with self.log_path.open("ab") as log:
@@ -176,11 +186,12 @@ class Client:
     """One Socket.IO connection (one browser tab) carrying /presence and /chat, recording
     every event it receives."""
 
-    def __init__(self, server_url: str, role: str, user_id: int) -> None:
+    def __init__(self, server_url: str, role: str, user_id: int, **sio_options: Any) -> None:
         self.url = server_url
         self.role = role
         self.id = user_id
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # sio_options: python-socketio client options (e.g. its own aiohttp `http_session`).
+        self.sio = socketio.AsyncClient(reconnection=False, **sio_options)
         self.events: list[tuple[str, str, Any]] = []
         self._taken: set[int] = set()
         self._changed = asyncio.Event()

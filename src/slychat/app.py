@@ -14,21 +14,27 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from slychat import lifecycle
 from slychat.config import Settings
 from slychat.container import Container
 from slychat.identity import User
+from slychat.log_context import as_task
+from slychat.transport.admin_routes import admin_routes
 from slychat.transport.admission import Admission
 from slychat.transport.chat import ChatNamespace
 from slychat.transport.chat_routes import chat_routes
 from slychat.transport.codec import Packet
+from slychat.transport.contract_routes import contract_routes
 from slychat.transport.demo import demo_routes
 from slychat.transport.dev_tokens import dev_token_routes
+from slychat.transport.drain import TrackRequests, drain
 from slychat.transport.engine import Server
 from slychat.transport.handshake import DefaultNamespace
 from slychat.transport.http import routes
 from slychat.transport.live_tokens import check_tokens, watch_tokens
 from slychat.transport.media_files import media_routes
 from slychat.transport.presence import PresenceNamespace
+from slychat.transport.request_ids import RequestIds
 from slychat.transport.uploads import upload_routes
 
 log = logging.getLogger(__name__)
@@ -113,15 +119,22 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         await c.media_store.open()
         await check_tokens(c, [presence, chat])  # the revocations in force, before serving
         tasks = [
-            asyncio.create_task(watch_tokens(c, [presence, chat])),
-            asyncio.create_task(_sweep_media_forever(c)),
-            asyncio.create_task(_prune_forever(c)),
-            asyncio.create_task(c.db.maintain()),
-            asyncio.create_task(c.registry.run(presence_changed)),
+            # Each names itself in its log lines (`task=`).
+            asyncio.create_task(as_task("watch_tokens", watch_tokens(c, [presence, chat]))),
+            asyncio.create_task(as_task("media_sweep", _sweep_media_forever(c))),
+            asyncio.create_task(as_task("sync_prune", _prune_forever(c))),
+            asyncio.create_task(as_task("db_maintain", c.db.maintain())),
+            asyncio.create_task(as_task("presence", c.registry.run(presence_changed))),
         ]
+        if c.webhooks is not None:  # SLYCHAT_WEBHOOK_URL: the sender, on the lease's holder
+            tasks.append(asyncio.create_task(as_task("webhooks", c.webhooks.run())))
+        # When the server begins to stop (slychat.serving): finish the events in flight,
+        # then send every client away to reconnect elsewhere.
+        forget_drain = lifecycle.on_drain(lambda deadline: drain(sio.work, sio.eio, deadline))
         try:
             yield
         finally:
+            forget_drain()
             for task in tasks:
                 task.cancel()
             await c.close()
@@ -130,8 +143,10 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         routes=routes(c, [presence, chat])
         + upload_routes(c, chat.present)
         + chat_routes(c, chat.present)
+        + admin_routes(c, chat.present)
         + media_routes(c.media_store)
         + dev_token_routes(c)  # dev mode only: nothing to route otherwise
+        + contract_routes()  # /openapi.json, /asyncapi.json, /api/docs
         + demo_routes(settings),
         lifespan=lifespan,
         middleware=[
@@ -140,10 +155,12 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
                 allow_origins=settings.cors_origins,
                 allow_methods=["*"],
                 allow_headers=["*"],
-            )
+            ),
+            Middleware(TrackRequests, work=sio.work),  # uploads and REST calls in flight
         ],
     )
-    return socketio.ASGIApp(sio, other_asgi_app=http)
+    # Outermost: every request's lines (Socket.IO's included) carry its request id.
+    return RequestIds(socketio.ASGIApp(sio, other_asgi_app=http))
 
 
 def app_from_env() -> Any:

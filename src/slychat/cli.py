@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import secrets
 import sys
@@ -11,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from slychat import durations
+from slychat import apikey_cli, config_report, durations
 from slychat.config import Settings
 from slychat.identity import Role, User
 from slychat.ids import iso
@@ -65,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
 
+    config = sub.add_parser("config", help="print the effective settings, secrets masked")
+    config.add_argument("--json", action="store_true", help="as a JSON document")
+
     token = sub.add_parser("token", help="mint a token with the configured secret")
     token.add_argument("--role", required=True, choices=["customer", "vendor", "admin"])
     token.add_argument("--id", required=True, type=int, dest="user_id")
@@ -86,12 +90,16 @@ def _parser() -> argparse.ArgumentParser:
         help="how long: a duration (7d) or an ISO time; default SLYCHAT_JWT_MAX_LIFETIME, "
         "past which no token it could name is accepted anyway",
     )
+    apikey_cli.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    settings = config_report.load()  # a wrong setting: named on stderr, exit status 2
+    if args.command == "config":
+        config_report.print_settings(settings, as_json=args.json)
+        return 0
     if args.command == "migrate":
         from slychat.storage.migrate import upgrade
 
@@ -113,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "revoke":
         return _revoke(settings, args.jti, args.until)
+    if args.command == "apikey":
+        return apikey_cli.run(settings, args)
     if args.workers > 1:
         return _serve_workers(settings, args.host, args.port, args.workers)
     return _serve(settings, args.host, args.port)
@@ -148,9 +158,9 @@ def _revoke(settings: Settings, jti: str, until: float | None) -> int:
 
 
 def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
-    from slychat import logs
+    from slychat import log_setup
 
-    logs.configure(settings.log_level)
+    log_setup.configure(settings.log_level, settings.log_renderer)
     return settings.model_copy(
         update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
     )
@@ -167,7 +177,7 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         if settings.log_level.lower() == "trace"
         else settings.log_level.lower(),
         # Request lines without their query string (Socket.IO's `sid`, a client's `token`).
-        "log_config": _log_config(),
+        "log_config": _log_config(settings),
         "lifespan": "on",
         # Chat frames are small: compressing each one cost more CPU than it saved bytes.
         "ws_per_message_deflate": False,
@@ -179,18 +189,23 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         # A frame over the packet cap fails that connection as its header arrives, instead
         # of being buffered whole (up to uvicorn's 16 MiB) and refused afterwards.
         "ws_max_size": int(settings.max_packet_bytes),
+        # uvicorn's own bound on its wait for connections at shutdown; slychat.serving
+        # narrows it to what the drain left of SLYCHAT_SHUTDOWN_TIMEOUT.
+        "timeout_graceful_shutdown": max(1, int(settings.shutdown_timeout)),
     }
 
 
-def _log_config() -> dict[str, Any]:
-    from slychat.logs import uvicorn_log_config
+def _log_config(settings: Settings) -> dict[str, Any]:
+    from slychat.log_setup import dict_config
 
-    return uvicorn_log_config()
+    return dict_config(settings.log_level, settings.log_renderer)
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
+    from slychat import serving
     from slychat.app import create_app
     from slychat.container import Container, token_service
 
@@ -198,10 +213,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     tokens = token_service(settings)
     if tokens.dev_mode:
         _print_dev_banner(tokens, _demo_url(settings))
-    uvicorn.run(
-        create_app(settings, Container.build(settings, tokens)), **_uvicorn_options(settings)
-    )
-    return 0
+    app = create_app(settings, Container.build(settings, tokens))
+    config = uvicorn.Config(app, **_uvicorn_options(settings))
+    started = serving.serve(config, settings.shutdown_timeout)
+    return 0 if started else STARTUP_FAILURE
 
 
 def _serve_workers(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
@@ -212,6 +227,8 @@ def _serve_workers(settings: Settings, host: str | None, port: int | None, worke
 
     import uvicorn
 
+    from slychat import serving
+
     if not settings.redis_url:
         print(
             "slychat serve --workers needs SLYCHAT_REDIS_URL: each process must see the "
@@ -221,11 +238,11 @@ def _serve_workers(settings: Settings, host: str | None, port: int | None, worke
         return 2
     settings = _with_address(settings, host, port)
     if "polling" in settings.transports:
-        print(
-            "note: with --workers the server accepts WebSocket connections only "
+        # A log line, not a print: a production log holds nothing but log lines.
+        logging.getLogger(__name__).warning(
+            "with --workers the server accepts WebSocket connections only "
             "(HTTP long-polling needs sticky sessions); clients must use "
-            "transports: ['websocket'].",
-            file=sys.stderr,
+            "transports: ['websocket']."
         )
     os.environ["SLYCHAT_TRANSPORTS"] = "websocket"
     if settings.dev_mode:
@@ -233,10 +250,10 @@ def _serve_workers(settings: Settings, host: str | None, port: int | None, worke
         os.environ["SLYCHAT_JWT_SECRET"] = secrets.token_urlsafe(32)
         settings = Settings()
         _print_dev_banner(TokenService(settings.jwt_secret, settings.jwt_algorithms))
-    uvicorn.run(
+    config = uvicorn.Config(
         "slychat.app:app_from_env", factory=True, workers=workers, **_uvicorn_options(settings)
     )
-    return 0
+    return serving.serve_workers(config, settings.shutdown_timeout)
 
 
 def _demo_url(settings: Settings) -> str | None:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import ByteSize, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from slychat import durations
+from slychat import config_rules, durations
 from slychat.realtime.ratelimit import check_rate
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./slychat.db"
@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     rate_uploads: str = "4/m:4"  # upload requests, per user
     rate_new_chats: str = "20/h:20"  # chats started, per user
     rate_events: str = "30/s:60"  # any event, per connection
+    rate_admin: str = "50/s:100"  # admin API requests, per API key
     rate_handshakes_per_ip: str | None = None  # e.g. "30/m:60"; off by default
     # With rate_handshakes_per_ip: the header a trusted proxy puts the client address in
     # (e.g. X-Real-IP). Unset: the peer address of the TCP connection.
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=50_000, ge=1)  # per process
     # A connection that has not opened a namespace with a valid token by then is closed.
     handshake_timeout: float = Field(default=10.0, gt=0)
+    # On SIGTERM/SIGINT: how long the process may take to drain (events in flight finish,
+    # clients are sent away to reconnect elsewhere) and stop; it is gone by then.
+    shutdown_timeout: float = Field(default=30.0, gt=0)
     # The largest Socket.IO packet a client may send, in bytes.
     max_packet_bytes: ByteSize = ByteSize(64 * 1024)
     # Events waiting to be written to one socket; a client that reads slower than this
@@ -130,9 +134,22 @@ class Settings(BaseSettings):
     sync_retention: float = Field(default=30 * 86400, gt=0)
     sync_page_size: int = Field(default=200, ge=1, le=1000)
     cursor_secret: str | None = None
-    log_level: str = "info"
+    log_level: str = "info"  # critical, error, warning, info, debug or trace
+    # json or console (None: json, except console in dev mode).
+    log_format: Literal["json", "console"] | None = None
     # When set, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise).
     metrics_token: str | None = None
+
+    # Webhooks (docs/webhooks.md): unset URL, no webhooks and no outbox rows at all.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # HMAC-SHA256 key of every call; >= 32 bytes
+    # message.unread: a message unread this long, to a recipient without a connection
+    # for as long.
+    unread_delay: float = Field(default=300.0, gt=0)
+    webhook_timeout: float = Field(default=10.0, gt=0)  # per call
+    webhook_retry_for: float = Field(default=86400.0, gt=0)  # then the call is given up
+    # How often the sender looks for due calls and the unread scan runs.
+    webhook_poll: float = Field(default=1.0, gt=0)
 
     _normalize_url = field_validator("database_url")(normalize_database_url)
     _split_lists = field_validator(
@@ -152,6 +169,11 @@ class Settings(BaseSettings):
         "jwt_max_lifetime",
         "revocation_poll",
         "handshake_timeout",
+        "shutdown_timeout",
+        "unread_delay",
+        "webhook_timeout",
+        "webhook_retry_for",
+        "webhook_poll",
         mode="before",
     )(durations.seconds)
     # A malformed rate fails at start, naming its setting.
@@ -161,8 +183,34 @@ class Settings(BaseSettings):
         "rate_uploads",
         "rate_new_chats",
         "rate_events",
+        "rate_admin",
         "rate_handshakes_per_ip",
     )(check_rate)
+    # Fail at start, naming the setting (see slychat.config_rules).
+    _database_url = field_validator("database_url")(config_rules.database_url)
+    _redis_url = field_validator("redis_url")(config_rules.redis_url)
+    _http_urls = field_validator("public_url", "s3_endpoint_url", "s3_public_url")(
+        config_rules.http_url
+    )
+    _origins = field_validator("cors_origins")(config_rules.origins)
+    _transports = field_validator("transports")(config_rules.transports)
+    _log_level = field_validator("log_level")(config_rules.log_level)
+    _header = field_validator("client_ip_header")(config_rules.header_name)
+    _hosts = field_validator("media_hosts")(config_rules.host_names)
+    _not_blank = field_validator("host", "redis_prefix")(config_rules.not_blank)
+    _algorithms = field_validator("jwt_algorithms")(config_rules.jwt_algorithms)
+    _public_key = field_validator("jwt_public_key")(config_rules.public_key)
+
+    @model_validator(mode="after")
+    def _keys_fit_the_algorithms(self) -> Settings:
+        problems = config_rules.key_problems(
+            self.jwt_algorithms, self.jwt_secret, self.jwt_public_key
+        )
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            problems.append("SLYCHAT_S3_ACCESS_KEY_ID and SLYCHAT_S3_SECRET_ACCESS_KEY go together")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _hs_secret_is_long_enough(self) -> Settings:
@@ -175,6 +223,20 @@ class Settings(BaseSettings):
     @property
     def require_exp(self) -> bool:
         return self.jwt_require_exp if self.jwt_require_exp is not None else not self.dev_mode
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if not self.webhook_url:
+            return self
+        if not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("SLYCHAT_WEBHOOK_URL must be an http:// or https:// URL")
+        # The receiver's only proof that a call came from here; as long as the hash.
+        if len((self.webhook_secret or "").encode()) < 32:
+            raise ValueError(
+                "SLYCHAT_WEBHOOK_SECRET must be set, at least 32 bytes long, "
+                "when SLYCHAT_WEBHOOK_URL is"
+            )
+        return self
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Settings:
@@ -191,6 +253,11 @@ class Settings(BaseSettings):
     def demo_page(self) -> bool:
         """Serve the demo chat page at `/` (else a short page pointing at the docs)."""
         return self.demo if self.demo is not None else self.dev_mode
+
+    @property
+    def log_renderer(self) -> Literal["json", "console"]:
+        """How log lines are written: SLYCHAT_LOG_FORMAT, else console in dev mode only."""
+        return self.log_format or ("console" if self.dev_mode else "json")
 
     @property
     def is_sqlite(self) -> bool:

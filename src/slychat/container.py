@@ -19,6 +19,8 @@ from slychat.realtime.memory import MemoryRegistry
 from slychat.realtime.ratelimit import Limiter, MemoryLimiter, Rate, RedisLimiter
 from slychat.realtime.redis import RedisRegistry
 from slychat.services import auth
+from slychat.services.admin import AdminService
+from slychat.services.apikeys import ApiKeyService
 from slychat.services.auth import TokenService
 from slychat.services.chat_directory import ChatDirectory
 from slychat.services.chat_policy import NewChatPolicy
@@ -29,6 +31,8 @@ from slychat.services.messages import MessageService
 from slychat.services.presence import PresenceService
 from slychat.services.revocations import Revocations
 from slychat.services.sync import CursorCodec, SyncService
+from slychat.services.unread_notices import UnreadScanner
+from slychat.services.webhooks import WebhookService
 from slychat.storage.database import Database
 from slychat.storage.send_batch import SendStore
 from slychat.storage.send_postgres import PostgresSendStore
@@ -51,6 +55,9 @@ class Container:
     media: MediaService
     fanout: Any  # the Socket.IO client manager: in-process or Redis pub/sub
     limits: Limits
+    apikeys: ApiKeyService
+    admin: AdminService
+    webhooks: WebhookService | None = None  # SLYCHAT_WEBHOOK_URL set
 
     @classmethod
     def build(cls, settings: Settings, tokens: TokenService | None = None) -> Container:
@@ -72,7 +79,7 @@ class Container:
         limits = Limits(limiter_for(settings), rates_for(settings))
         messages = MessageService(
             db,
-            send_store_for(db),
+            send_store_for(db, webhooks=bool(settings.webhook_url)),
             ChatDirectory(db),
             presence,
             media_store,
@@ -84,6 +91,9 @@ class Container:
             ),
             limits,
         )
+        chats = ChatService(
+            db, settings.page_size, settings.chats_page_size, settings.list_budget_bytes
+        )
         return cls(
             settings=settings,
             db=db,
@@ -91,9 +101,7 @@ class Container:
             tokens=tokens,
             revocations=Revocations(db),
             presence=presence,
-            chats=ChatService(
-                db, settings.page_size, settings.chats_page_size, settings.list_budget_bytes
-            ),
+            chats=chats,
             messages=messages,
             sync=SyncService(
                 db, settings.sync_retention, settings.sync_page_size, settings.list_budget_bytes
@@ -110,9 +118,15 @@ class Container:
             ),
             fanout=fanout.manager(settings.redis_url, settings.redis_prefix),
             limits=limits,
+            apikeys=ApiKeyService(db),
+            admin=AdminService(db, chats, messages, media_store, settings.max_text_length),
+            webhooks=webhook_service_for(settings, db, presence),
         )
 
     async def close(self) -> None:
+        if self.webhooks is not None:  # hands its lease back: before the database closes
+            await self.webhooks.close()
+        await self.messages.writer.idle()  # the group commit's pending batch, committed
         await self.registry.close()
         await self.limits.limiter.close()
         self.media.close()
@@ -120,9 +134,30 @@ class Container:
         await self.db.close()
 
 
-def send_store_for(db: Database) -> SendStore:
-    """The send path's statements for the database's engine."""
-    return SqliteSendStore(db) if db.is_sqlite else PostgresSendStore(db)
+def send_store_for(db: Database, webhooks: bool = False) -> SendStore:
+    """The send path's statements for the database's engine; with `webhooks`, each chat
+    created writes its `chat.created` outbox row in the same transaction."""
+    return SqliteSendStore(db, webhooks) if db.is_sqlite else PostgresSendStore(db, webhooks)
+
+
+def webhook_service_for(
+    settings: Settings, db: Database, presence: PresenceService
+) -> WebhookService | None:
+    """The webhook sender and unread scan, when SLYCHAT_WEBHOOK_URL is set."""
+    if not settings.webhook_url:
+        return None
+    # A full unread scan every delay finds recipients who were connected when their
+    # messages came of age and have been away for the delay since.
+    sweep_every = max(settings.webhook_poll, settings.unread_delay)
+    return WebhookService(
+        db,
+        UnreadScanner(db, presence, settings.unread_delay, sweep_every),
+        settings.webhook_url,
+        settings.webhook_secret or "",
+        timeout=settings.webhook_timeout,
+        retry_for=settings.webhook_retry_for,
+        poll=settings.webhook_poll,
+    )
 
 
 def media_store_for(settings: Settings) -> MediaStore:
@@ -184,6 +219,7 @@ def rates_for(settings: Settings) -> Rates:
         uploads=rate(settings.rate_uploads),
         new_chats=rate(settings.rate_new_chats),
         events=rate(settings.rate_events),
+        admin=rate(settings.rate_admin),
         handshakes=rate(settings.rate_handshakes_per_ip),
     )
 

@@ -10,6 +10,9 @@ class Role(StrEnum):
     CUSTOMER = "CUSTOMER"
     VENDOR = "VENDOR"
     ADMIN = "ADMIN"
+    # The platform's notices in a chat ("Order #123 shipped"), posted through the admin
+    # API: a sender of messages, never a user who connects or reads.
+    SYSTEM = "SYSTEM"
 
     @property
     def counterpart(self) -> Role:
@@ -18,7 +21,7 @@ class Role(StrEnum):
             return Role.VENDOR
         if self is Role.VENDOR:
             return Role.CUSTOMER
-        raise ValueError("admins take no part in chats")
+        raise ValueError(f"{self.value.lower()} is not a side of a chat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +32,7 @@ class User:
     @property
     def key(self) -> str:
         return f"{self.role.value}:{self.id}"
+
+
+# The sender of every SYSTEM message.
+SYSTEM_USER = User(Role.SYSTEM, 0)

@@ -7,25 +7,23 @@
   in slychat's own lines (`describe`) and in tracebacks (`SafeFormatter`): their messages
   may quote the values of a statement (a PostgreSQL DETAIL shows the failing row, message
   text included; a Redis pipeline error quotes the command, payload included).
+- Session ids are masked in python-engineio's and python-socketio's own lines.
+
+`slychat.log_setup` puts these filters and tracebacks on the process's one log handler.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import traceback
 from types import TracebackType
-from typing import Any
 
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Modules whose exception messages may quote statement values or command payloads.
 _WITHHELD_MODULES = ("asyncpg", "sqlalchemy", "redis")
 
 # engine.io and Socket.IO session ids: 20 characters of base64url.
 _SESSION_ID = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{20}(?![A-Za-z0-9_-])")
-# The libraries that name connections by session id in their own lines.
-_SESSION_LOGGERS = ("engineio.server", "socketio.server")
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
@@ -84,23 +82,8 @@ class SafeFormatter(logging.Formatter):
         return safe_traceback(ei)
 
 
-def uvicorn_formatter(**options: Any) -> logging.Formatter:
-    """uvicorn's own formatter (levels, colours), with `SafeFormatter`'s tracebacks.
-    (A factory: uvicorn is imported only by the process that serves.)"""
-    from uvicorn.logging import DefaultFormatter
-
-    class SafeUvicornFormatter(DefaultFormatter):
-        def format(self, record: logging.LogRecord) -> str:
-            record.exc_text = None  # as in SafeFormatter
-            return str(super().format(record))
-
-        def formatException(self, ei: _ExcInfo) -> str:
-            return safe_traceback(ei)
-
-    return SafeUvicornFormatter(**options)
-
-
 def safe_traceback(ei: _ExcInfo) -> str:
+    """A traceback with the messages of driver, SQLAlchemy and Redis errors withheld."""
     kind, value, tb = ei
     if kind is None or value is None:
         return ""
@@ -119,31 +102,3 @@ def _withhold(te: traceback.TracebackException, seen: set[int]) -> None:
     for linked in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
         if linked is not None:
             _withhold(linked, seen)
-
-
-def configure(level: str) -> None:
-    """slychat's own logging (the root logger): safe tracebacks, no query strings."""
-    logging.basicConfig(level=level.upper(), format=_FORMAT)
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(SafeFormatter(_FORMAT))
-        handler.addFilter(RedactQueryStrings())
-    for name in _SESSION_LOGGERS:
-        library = logging.getLogger(name)
-        # Errors only, as before; and with a level set, the libraries add no handler of
-        # their own, so their lines reach the handlers above (safe tracebacks).
-        library.setLevel(logging.ERROR)
-        library.addFilter(RedactSessionIds())
-
-
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration, with request lines redacted on every handler and
-    safe tracebacks (its websocket lines go to `uvicorn.error`, its requests to
-    `uvicorn.access`)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": "slychat.logs.RedactQueryStrings"}}
-    config["formatters"]["default"]["()"] = "slychat.logs.uvicorn_formatter"
-    for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact")
-    return config

@@ -33,8 +33,13 @@ class ChatKey:
         return User(Role.CUSTOMER, self.customer_id)
 
     def counterpart_of(self, user: User) -> User:
-        """The other participant of the chat at this key."""
-        return self.vendor if user.role is Role.CUSTOMER else self.customer
+        """The other participant of the chat at this key; SYSTEM, who is not a
+        participant, has none (ValueError)."""
+        if user.role is Role.CUSTOMER:
+            return self.vendor
+        if user.role is Role.VENDOR:
+            return self.customer
+        raise ValueError(f"{user.role.value.lower()} is not a participant of a chat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,7 @@ class Chat:
         return user in (self.vendor, self.customer)
 
     def counterpart_of(self, user: User) -> User:
-        return self.customer if user.role is Role.VENDOR else self.vendor
+        return self.key.counterpart_of(user)
 
 
 @dataclass(frozen=True, slots=True)

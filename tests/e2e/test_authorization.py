@@ -202,13 +202,39 @@ ROWS = [
     Row("GET /healthz", public("GET", "/healthz")),
     Row("GET /readyz", public("GET", "/readyz")),
     Row("GET /metrics", public("GET", "/metrics")),
+    # The contracts: documents about the server, the same for everyone.
+    Row("GET /openapi.json", public("GET", "/openapi.json")),
+    Row("GET /asyncapi.json", public("GET", "/asyncapi.json")),
+    Row("GET /api/docs", public("GET", "/api/docs")),
+    # The admin API takes API keys only: a user's JWT is not one (401), whoever they are.
+    Row(
+        "GET /api/v1/admin/users/{userType}/{userId}/chats",
+        http_refused("GET", lambda w: f"/api/v1/admin/users/CUSTOMER/{w.a.id}/chats", 401),
+    ),
+    Row(
+        "GET /api/v1/admin/chats/{chatId}/messages",
+        http_refused("GET", lambda w: f"/api/v1/admin/chats/{w.chat_id}/messages", 401),
+    ),
+    Row("POST /api/v1/admin/chats", http_refused("POST", "/api/v1/admin/chats", 401)),
+    Row(
+        "POST /api/v1/admin/chats/{chatId}/messages",
+        http_refused("POST", lambda w: f"/api/v1/admin/chats/{w.chat_id}/messages", 401),
+    ),
+    Row(
+        "GET /api/v1/admin/chats/{chatId}/export",
+        http_refused("GET", lambda w: f"/api/v1/admin/chats/{w.chat_id}/export", 401),
+    ),
+    Row(
+        "DELETE /api/v1/admin/users/{userType}/{userId}",
+        http_refused("DELETE", lambda w: f"/api/v1/admin/users/CUSTOMER/{w.a.id}", 401),
+    ),
 ]
 
 
 def _served(tmp_path: Path) -> set[str]:
     """Every event the namespaces accept and every route the app serves."""
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", jwt_secret=SECRET))
-    http = app.other_asgi_app
+    http = app.app.other_asgi_app  # inside the request-id middleware
     routes = {
         f"{method} {route.path}"
         for route in http.routes

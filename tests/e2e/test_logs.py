@@ -4,6 +4,7 @@ id and no message text: a real server, real clients, then the whole log file sea
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -102,10 +103,20 @@ async def test_debug_logs_hold_no_tokens_sids_or_message_text(
 
     assert srv.log_path is not None
     log = srv.log_path.read_text(errors="replace")
+    lines = [json.loads(line) for line in log.splitlines()]  # production mode: JSON lines
     # the level and the request lines were there to be searched
-    assert " DEBUG " in log or "DEBUG:" in log
-    assert "/socket.io/?[redacted]" in log
-    assert "/healthz?[redacted]" in log
+    assert any(line["level"] == "debug" for line in lines)
+    requests = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert "/socket.io/?[redacted]" in {line["path"] for line in requests}
+    assert "/healthz?[redacted]" in {line["path"] for line in requests}
+    assert all(line["request_id"] for line in requests)
+    # each connection's lines carry its socket id, the same in both namespaces
+    opened: dict[str, set[str]] = {}
+    for line in lines:
+        if line["logger"] == "slychat.transport.engine" and line["event"].startswith("connect "):
+            opened.setdefault(line["socket"], set()).add(line["event"])
+    assert len(opened) >= 2
+    assert {"connect on /presence", "connect on /chat"} in opened.values()
     for secret in sorted(secrets_seen | set(texts)):
         assert secret not in log, f"the log holds {secret[:12]}…"
     # nor any part of a token long enough to matter (a signature, a claims segment)

@@ -3,6 +3,7 @@ slychat's log lines and tracebacks show of it holds none of that text."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from slychat.log_setup import formatter
 from slychat.logs import RedactQueryStrings, SafeFormatter, describe
 from slychat.storage.database import Database
 
@@ -48,6 +50,10 @@ async def test_driver_errors_are_logged_without_the_values_they_quote(db: Databa
     assert "RuntimeError: the handler failed" in shown  # other messages stay
     assert "IntegrityError" in shown
     assert secret not in shown
+    # the production line: JSON, with the same traceback as its `exception` field
+    line = formatter("json").format(record)
+    assert secret not in line
+    assert "RuntimeError: the handler failed" in json.loads(line)["exception"]
 
 
 def test_request_lines_lose_their_query_string() -> None:

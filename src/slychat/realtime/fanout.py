@@ -11,6 +11,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from slychat.log_context import start_task
 from slychat.logs import describe
 from slychat.transport.codec import Json
 
@@ -80,7 +81,7 @@ class RedisFanout(socketio.AsyncRedisManager, LocalFanout):  # type: ignore[misc
     async def _publish(self, data: Any) -> None:
         self._outbox.append(data)
         if self._sender is None:
-            self._sender = asyncio.create_task(self._send_outbox())
+            self._sender = start_task("redis_publish", self._send_outbox())
 
     async def _send_outbox(self) -> None:
         try:

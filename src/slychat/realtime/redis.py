@@ -147,7 +147,14 @@ class RedisRegistry:
             try:
                 await pubsub.subscribe(self._key("changes"))
                 self._subscribed = True
-                async for message in pubsub.listen():
+                while True:
+                    # A bounded wait: `listen()` blocks on one read, which the client's
+                    # socket_timeout ends as a failure whenever the channel is quiet for
+                    # that long; this returns None instead, and pings the connection
+                    # every health_check_interval.
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None or message["type"] != "message":
+                        continue
                     kind, role, uid, _sid = message["data"].decode().split("|", 3)
                     self._forget(kind, User(Role(role), int(uid)))
             except (RedisError, OSError) as exc:

@@ -20,9 +20,10 @@ class NewChatPolicy:
     def may_start(self, sender: User) -> bool:
         return sender.role in self.starters
 
-    def check(self, sender: User, details: ChatDetails) -> None:
-        """Refuse a first message that may not create its chat."""
-        if not self.may_start(sender):
+    def check(self, sender: User, details: ChatDetails, *, any_starter: bool = False) -> None:
+        """Refuse a first message that may not create its chat; `any_starter` (the
+        platform acting for the sender) skips only the starter rule."""
+        if not any_starter and not self.may_start(sender):
             recipient = sender.role.counterpart.value.lower()
             raise Forbidden(
                 f"A {sender.role.value.lower()} cannot start a chat; a {recipient} starts it"

@@ -19,6 +19,15 @@ class ChatStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatOpened:
+    """`chat` was opened without a message (the admin API); each of `viewers` learns of
+    it."""
+
+    chat: Chat
+    viewers: tuple[User, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSent:
     """`message` is stored; each of `viewers` receives it (on every socket)."""
 
@@ -55,7 +64,7 @@ class MessageDeleted:
     at: int
 
 
-Event = ChatStarted | MessageSent | MessagesDelivered | MessagesRead | MessageDeleted
+Event = ChatStarted | ChatOpened | MessageSent | MessagesDelivered | MessagesRead | MessageDeleted
 
 
 def delivered(messages: list[Message]) -> list[MessagesDelivered]:

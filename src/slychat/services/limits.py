@@ -24,6 +24,7 @@ class Rates:
     new_chats: Rate | None = None  # chats started, per user
     events: Rate | None = None  # any event, per connection (kept by the connection)
     handshakes: Rate | None = None  # engine.io handshakes, per client address
+    admin: Rate | None = None  # admin API requests, per API key
 
 
 class Limits:
@@ -50,6 +51,11 @@ class Limits:
         """An HTTP request of a user (the chat routes): the per-connection event rate,
         kept per user, since a request has no connection (shared by every node with Redis)."""
         await self._take("Too many requests", _bucket("req", user, self.rates.events))
+
+    async def api_key(self, key_id: str) -> None:
+        """A request of the admin API, per API key (shared by every node with Redis)."""
+        rate = self.rates.admin
+        await self._take("Too many requests", None if rate is None else (f"key:{key_id}", rate))
 
     async def new_chat(self, user: User) -> None:
         await self._take("Too many new chats", _bucket("new", user, self.rates.new_chats))

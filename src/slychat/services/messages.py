@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.errors import Forbidden, Invalid, NotFound
-from slychat.identity import User
+from slychat.identity import SYSTEM_USER, User
 from slychat.ids import now_ms
 from slychat.media.store import MediaStore, release
 from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
@@ -48,6 +48,8 @@ class Sent:
         if self.duplicate:
             return []
         m = self.message
+        if m.sender == SYSTEM_USER:  # a notice to both participants, from neither
+            return [MessageSent(m, (self.key.customer, self.key.vendor))]
         recipient = self.key.counterpart_of(m.sender)
         # A message that reaches the recipient at once carries `deliveredAt` in the
         # sender's own copy and ack; `messagesDelivered` is for deliveries that come later.
@@ -77,18 +79,22 @@ class MessageService:
         self.chats = chats
         self.presence = presence
         self.offline_batch = offline_batch
+        self.store = store
         self.writer: GroupCommit[Outgoing, Stored] = GroupCommit(store.store)
 
-    async def send(self, sender: User, cmd: SendCommand) -> Sent:
-        """Store a message, creating the chat on first contact; answered after commit."""
+    async def send(self, sender: User, cmd: SendCommand, *, any_starter: bool = False) -> Sent:
+        """Store a message, creating the chat on first contact; answered after commit.
+        `any_starter`: the platform (admin API) opens the chat on the sender's behalf, so
+        SLYCHAT_CHAT_STARTERS and the sender's new-chat rate do not apply."""
         key = ChatKey.between(sender, cmd.product_id, cmd.recipient_id)
         recipient = key.counterpart_of(sender)
         chat_id = await self.chats.find(key)
         if chat_id is None:
-            self.new_chats.check(sender, cmd.details)
-            # Last, once the message is known to create the chat: a message to an existing
-            # chat never spends it, and a refused one has stored nothing yet.
-            await self.limits.new_chat(sender)
+            self.new_chats.check(sender, cmd.details, any_starter=any_starter)
+            if not any_starter:
+                # Last, once the message is known to create the chat: a message to an
+                # existing chat never spends it, and a refused one has stored nothing yet.
+                await self.limits.new_chat(sender)
         item = Outgoing(
             key=key,
             chat_id=chat_id,
@@ -118,6 +124,36 @@ class MessageService:
             async with self.db.read() as conn:
                 message = (await repo.with_media(conn, [message]))[0]
         return Sent(key, message, stored.created, stored.duplicate)
+
+    async def post_system(self, chat: Chat, text: str, client_message_id: str | None) -> Sent:
+        """A SYSTEM notice in `chat`, through the same group commit as every message (so
+        it has a `seq` and a place in both feeds); idempotent by `client_message_id`."""
+        item = Outgoing(
+            key=chat.key,
+            chat_id=chat.id,
+            sender=SYSTEM_USER,
+            text=text,
+            client_message_id=client_message_id,
+            recipient_online=False,
+            # Nobody's to deliver: never listed as offline nor counted as delivered later.
+            delivered=False,
+        )
+        try:
+            stored = await self.writer.submit(item)
+        except UniqueViolation:
+            if client_message_id is None:
+                raise
+            return await self._first_of(SYSTEM_USER, chat.key, client_message_id)
+        return Sent(chat.key, stored.message, None, stored.duplicate)
+
+    async def open_chat(self, key: ChatKey, details: ChatDetails) -> tuple[Chat, bool]:
+        """The chat at `key`, opened without a message unless it exists (the admin API);
+        whether this call created it. Its details are checked as a first message's are,
+        whoever SLYCHAT_CHAT_STARTERS names."""
+        self.new_chats.check(key.vendor, details, any_starter=True)
+        chat, created = await self.store.open_chat(key, details)
+        self.chats.remember(key, chat.id)
+        return chat, created
 
     async def _first_of(self, sender: User, key: ChatKey, client_message_id: str) -> Sent:
         async with self.db.read() as conn:

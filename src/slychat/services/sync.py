@@ -124,6 +124,9 @@ class SyncService:
             for e in entries
             if e.message is not None
             and e.message.sender != user
+            # Only the other party's messages are delivered to `user`: a SYSTEM notice
+            # has no sender who would hear of it.
+            and e.message.sender.role is not Role.SYSTEM
             and e.message.delivered_at is None
             and e.message.deleted_at is None
         ]

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from slychat.log_context import start_task
 from slychat.logs import describe
 from slychat.stats import BATCH_BOUNDS, LATENCY_BOUNDS, Buckets
 
@@ -46,8 +47,14 @@ class GroupCommit(Generic[In, Out]):
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future, time.perf_counter()))
         if self._writer is None:
-            self._writer = asyncio.create_task(self._drain())
+            self._writer = start_task("group_commit", self._drain())
         return await future
+
+    async def idle(self) -> None:
+        """Wait until everything submitted so far is committed (or has failed): the
+        pending batch and whatever queued behind it. Storage closes only after this."""
+        while (writer := self._writer) is not None:
+            await asyncio.wait({writer})
 
     async def _drain(self) -> None:
         try:
@@ -58,7 +65,7 @@ class GroupCommit(Generic[In, Out]):
         finally:
             self._writer = None
             if self._queue:  # cancelled mid-way: the queued senders must still be answered
-                self._writer = asyncio.create_task(self._drain())
+                self._writer = start_task("group_commit", self._drain())
 
     async def _commit(self, batch: list[tuple[In, asyncio.Future[Out], float]]) -> None:
         self.batches += 1

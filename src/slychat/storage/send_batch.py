@@ -66,6 +66,11 @@ class SendStore(Protocol):
         """Store every message of `batch` in one transaction, in order; all or nothing."""
         ...
 
+    async def open_chat(self, key: ChatKey, details: ChatDetails) -> tuple[Chat, bool]:
+        """The chat at `key`, created without a message unless it exists (one
+        transaction, `open_chat_alone`); whether this call created it."""
+        ...
+
 
 ChatChange = tuple[User, int, str, int]  # user, position, chat id, at
 MediaRow = tuple[str, Media, int, int]  # message id, media, position, at
@@ -133,6 +138,20 @@ async def store_batch(sql: Statements, batch: Sequence[Outgoing], now: int) -> l
     for i, first in retries.items():
         results[i] = Stored(stored[first], duplicate=True)
     return [r for r in results if r is not None]  # every item has exactly one
+
+
+async def open_chat_alone(
+    sql: Statements, key: ChatKey, details: ChatDetails, now: int
+) -> tuple[Chat, bool]:
+    """A chat opened without a message, inside the caller's open transaction: created
+    through `open_chat` like every chat, and a `chat` change in both participants' feeds
+    so that both learn of it through syncMessages."""
+    chat, created = await sql.open_chat(key, details, now)
+    if created:
+        users = (key.customer, key.vendor)
+        first = await sql.take_positions(dict.fromkeys(users, 1))
+        await sql.insert_chat_changes([(u, first[u], chat.id, now) for u in users])
+    return chat, created
 
 
 async def _open_chats(

@@ -35,8 +35,10 @@ from slychat.storage.send_batch import (
     Stored,
     UniqueViolation,
     new_chat,
+    open_chat_alone,
     store_batch,
 )
+from slychat.webhook_events import chat_created
 
 _CHAT_BY_KEY = (
     f"SELECT {CHAT_COLUMNS} FROM chats "
@@ -84,6 +86,10 @@ _INSERT_MESSAGES = (
     "media_count)"
 )
 # Media rows are rare (an upload is a message); one prepared statement, pipelined.
+_INSERT_OUTBOX = (
+    "INSERT INTO webhook_outbox (id, event, payload, created_at, next_attempt_at) "
+    "VALUES ($1, $2, $3, $4, $4)"
+)
 _INSERT_MEDIA = (
     "INSERT INTO message_media (id, message_id, position, file_key, thumbnail_key, mime_type, "
     "size, width, height, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -91,24 +97,36 @@ _INSERT_MEDIA = (
 
 
 class PostgresSendStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, webhooks: bool = False) -> None:
         self.db = db
+        self.webhooks = webhooks  # write a `chat.created` outbox row with each new chat
+
+    def _sql(self, conn: asyncpg.Connection) -> _Statements:
+        return _Statements(conn, self.webhooks)
 
     async def store(self, batch: Sequence[Outgoing]) -> list[Stored]:
         async def attempt() -> list[Stored]:
             async with self.db.driver_connection() as conn:
                 try:
                     async with conn.transaction():
-                        return await store_batch(_Statements(conn), batch, now_ms())
+                        return await store_batch(self._sql(conn), batch, now_ms())
                 except asyncpg.UniqueViolationError as exc:
                     raise UniqueViolation(str(exc)) from exc
 
         return await self.db.retrying(attempt)
 
+    async def open_chat(self, key: ChatKey, details: ChatDetails) -> tuple[Chat, bool]:
+        async def attempt() -> tuple[Chat, bool]:
+            async with self.db.driver_connection() as conn, conn.transaction():
+                return await open_chat_alone(self._sql(conn), key, details, now_ms())
+
+        return await self.db.retrying(attempt)
+
 
 class _Statements:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, webhooks: bool) -> None:
         self.conn = conn
+        self.webhooks = webhooks
 
     async def open_chat(
         self, key: ChatKey, details: ChatDetails | None, now: int
@@ -116,7 +134,13 @@ class _Statements:
         if details is not None:
             row = await self.conn.fetchrow(_INSERT_CHAT, *chat_row(new_chat(key, details, now)))
             if row is not None:
-                return chat_from_row(row), True
+                chat = chat_from_row(row)
+                if self.webhooks:  # every chat is created here, so every chat is reported
+                    entry = chat_created(chat, now)
+                    await self.conn.execute(
+                        _INSERT_OUTBOX, entry.id, entry.event, entry.payload, now
+                    )
+                return chat, True
         row = await self.conn.fetchrow(_CHAT_BY_KEY, key.product_id, key.vendor_id, key.customer_id)
         if row is None:
             raise ChatMissing(str(key))

@@ -34,8 +34,10 @@ from slychat.storage.send_batch import (
     Stored,
     UniqueViolation,
     new_chat,
+    open_chat_alone,
     store_batch,
 )
+from slychat.webhook_events import chat_created
 
 _CHAT_BY_KEY = (
     f"SELECT {CHAT_COLUMNS} FROM chats WHERE product_id = ? AND vendor_id = ? AND customer_id = ?"
@@ -65,6 +67,10 @@ _INSERT_MESSAGE = (
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
     "vendor_pos, media_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_OUTBOX = (
+    "INSERT INTO webhook_outbox (id, event, payload, created_at, next_attempt_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 _INSERT_MEDIA = (
     "INSERT INTO message_media (id, message_id, position, file_key, thumbnail_key, mime_type, "
     "size, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -72,15 +78,19 @@ _INSERT_MEDIA = (
 
 
 class SqliteSendStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, webhooks: bool = False) -> None:
         self.db = db
+        self.webhooks = webhooks  # write a `chat.created` outbox row with each new chat
+
+    def _sql(self, conn: sqlite3.Connection) -> _Statements:
+        return _Statements(conn, self.webhooks)
 
     async def store(self, batch: Sequence[Outgoing]) -> list[Stored]:
         async def attempt() -> list[Stored]:
             async with self.db.write_lock(), self.db.driver_connection() as conn:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    stored = await store_batch(_Statements(conn), batch, now_ms())
+                    stored = await store_batch(self._sql(conn), batch, now_ms())
                     conn.execute("COMMIT")
                 except sqlite3.IntegrityError as exc:
                     _rollback(conn)
@@ -89,6 +99,20 @@ class SqliteSendStore:
                     _rollback(conn)
                     raise
                 return stored
+
+        return await self.db.retrying(attempt)
+
+    async def open_chat(self, key: ChatKey, details: ChatDetails) -> tuple[Chat, bool]:
+        async def attempt() -> tuple[Chat, bool]:
+            async with self.db.write_lock(), self.db.driver_connection() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    opened = await open_chat_alone(self._sql(conn), key, details, now_ms())
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                return opened
 
         return await self.db.retrying(attempt)
 
@@ -102,8 +126,9 @@ class _Statements:
     """Each statement is read to the end: one left mid-way keeps its read snapshot open,
     and then SQLite can never start the WAL over (see `sqlite_checkpoint.py`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, webhooks: bool) -> None:
         self.conn = conn
+        self.webhooks = webhooks
 
     async def open_chat(
         self, key: ChatKey, details: ChatDetails | None, now: int
@@ -116,6 +141,9 @@ class _Statements:
             raise ChatMissing(str(key))
         chat = new_chat(key, details, now)
         self.conn.execute(_INSERT_CHAT, chat_row(chat))
+        if self.webhooks:  # every chat is created here, so every chat is reported
+            entry = chat_created(chat, now)
+            self.conn.execute(_INSERT_OUTBOX, (entry.id, entry.event, entry.payload, now, now))
         return chat, True
 
     async def stored_before(self, keys: Sequence[tuple[str, str, str]]) -> list[Message]:

@@ -3,7 +3,6 @@ the process's connection cap, and handshake attempts per client address."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +48,7 @@ def response(refusal: AppError) -> tuple[str, list[tuple[str, str]], bytes]:
     """The HTTP status line, headers and body that refuse a handshake."""
     status = refusal.status_code
     headers = [("Content-Type", "application/json")]
-    if isinstance(refusal, RateLimited):
-        headers.append(("Retry-After", str(max(1, math.ceil(refusal.retry_after)))))
+    retry_after = wire.retry_after(refusal)
+    if retry_after is not None:
+        headers.append(("Retry-After", retry_after))
     return f"{status} {_PHRASES.get(status, 'Error')}", headers, orjson.dumps(wire.error(refusal))

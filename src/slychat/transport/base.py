@@ -29,6 +29,7 @@ from slychat.transport.schemas import Payload, parse
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
 _RESERVED = frozenset({"connect", "disconnect", "connect_error"})
+_RESTARTING = "The server is restarting: send again once reconnected"
 OUTCOMES = ("ok", "4xx", "5xx")  # the order of each event's counts in `Namespace.outcomes`
 # Events that also spend a bucket of their user, besides their socket's.
 _PER_USER: dict[str, Callable[[Limits, User], Awaitable[None]]] = {
@@ -98,11 +99,19 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 log.error("background work of %s failed", user.key, exc_info=task.exception())
 
         task: asyncio.Task[None] = asyncio.ensure_future(work)
+        # In flight until done: a drain waits for it (the rest of a /chat handshake).
+        self.server.work.begin()
+        task.add_done_callback(lambda _task: self.server.work.end())
         self._background.add(task)
         task.add_done_callback(finished)
 
     async def trigger_event(self, event: Any, *args: Any) -> Any:
-        """Route a client event (`route_event`) and count its outcome."""
+        """Route a client event (`route_event`), in flight until it is done (a drain waits
+        for it: transport.drain), and count its outcome."""
+        with self.server.work.track():
+            return await self._counted(event, *args)
+
+    async def _counted(self, event: Any, *args: Any) -> Any:
         if not isinstance(event, str) or event in _RESERVED:
             return await self.route_event(event, *args)
         counts = self.outcomes.get(event) or self.outcomes["unknown"]
@@ -158,6 +167,10 @@ class Namespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     else f"Unknown event '{event[:64]}'"
                 )
             return await self.fail(sid, refusal)
+        if self.server.work.draining:
+            # The process is leaving and closes this socket next: the client reconnects,
+            # to another node, and sends again there.
+            return await self.fail(sid, Unavailable(_RESTARTING))
         if session is not None:
             refusal = await self.token_refusal(sid, session) or await self.rate_refusal(
                 sid, session, event

@@ -11,19 +11,19 @@ envelope of the matching event, or the error object under its HTTP status.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from slychat.container import Container
-from slychat.errors import AppError, Forbidden, RateLimited
+from slychat.errors import Forbidden
 from slychat.identity import Role, User
 from slychat.transport import schemas, wire
 from slychat.transport.handshake import bearer_token, verified
+from slychat.transport.http_errors import guarded
 from slychat.transport.presenter import Presenter
 
 log = logging.getLogger(__name__)
@@ -81,20 +81,13 @@ def _caller(container: Container, request: Request) -> User:
     return user
 
 
-def _endpoint(container: Container, action: Action) -> Callable[[Request], Awaitable[Any]]:
-    async def endpoint(request: Request) -> JSONResponse:
-        try:
-            user = _caller(container, request)
-            await container.limits.request(user)
-            body = await action(request, user)
-        except AppError as exc:
-            headers = None
-            if isinstance(exc, RateLimited):
-                headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-            return JSONResponse(wire.error(exc), status_code=exc.status_code, headers=headers)
-        except Exception:
-            log.exception("the chat route %s failed", action.__name__)
-            return JSONResponse(wire.error(AppError()), status_code=500)
-        return JSONResponse(body)
+def _endpoint(container: Container, action: Action) -> Callable[[Request], Awaitable[Response]]:
+    async def answer(request: Request) -> Response:
+        user = _caller(container, request)
+        await container.limits.request(user)
+        return JSONResponse(await action(request, user))
+
+    async def endpoint(request: Request) -> Response:
+        return await guarded(answer(request), log, f"the chat route {action.__name__}")
 
     return endpoint

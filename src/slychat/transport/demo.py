@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slychat.config import Settings
+from slychat.transport.page_headers import ASSET_HEADERS, COMMON_HEADERS, WithHeaders
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "demo"
 # Copied from npm's socket.io-client by `make` (web/package.json); absent without npm.
@@ -30,18 +30,6 @@ CLIENT_LIBRARY = STATIC / "dist" / "socket.io.esm.min.js"
 # a configured URL or a Host header must not reach a header as policy syntax.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _HOST_NAME = re.compile(r"^[A-Za-z0-9.\-]+$")
-
-_COMMON = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    # Small files that change with the code: revalidated (ETag) on every load.
-    "Cache-Control": "no-cache",
-}
-# What the page's own files (scripts, styles, product pictures) may do: nothing.
-_ASSET_HEADERS = _COMMON | {"Content-Security-Policy": "default-src 'none'; sandbox"}
 
 _LANDING = """<!doctype html>
 <html lang="en">
@@ -55,6 +43,9 @@ _LANDING = """<!doctype html>
 <code>/api/v1/chat/send-image</code>, <code>send-pdf</code> and <code>send-video</code>.</p>
 <p>Documentation: <code>README.md</code> (setup, configuration) and
 <code>docs/protocol.md</code> (every event and route) in the slychat source.</p>
+<p>Contracts: <a href="/api/docs">/api/docs</a> (the HTTP API),
+<a href="/openapi.json">/openapi.json</a> and <a href="/asyncapi.json">/asyncapi.json</a>
+(the Socket.IO events).</p>
 <p>Health: <a href="/healthz">/healthz</a>, readiness: <a href="/readyz">/readyz</a>.
 Set <code>SLYCHAT_DEMO=1</code> to serve the demo chat page here.</p>
 </main>
@@ -121,7 +112,7 @@ def content_security_policy(settings: Settings, host: str | None) -> str:
 
 
 def page_headers(settings: Settings, request: Request) -> dict[str, str]:
-    return _COMMON | {
+    return COMMON_HEADERS | {
         "Content-Security-Policy": content_security_policy(settings, request.headers.get("host"))
     }
 
@@ -143,25 +134,6 @@ def page_config(settings: Settings) -> dict[str, object]:
     }
 
 
-class _WithHeaders:
-    """Adds fixed headers to every response of the wrapped app (the static files)."""
-
-    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
-        self.app = app
-        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        names = {name for name, _ in self.raw}
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message["headers"] = kept + self.raw
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 def demo_routes(settings: Settings) -> list[BaseRoute]:
     if not settings.demo_page:
 
@@ -176,11 +148,11 @@ def demo_routes(settings: Settings) -> list[BaseRoute]:
         )
 
     async def config(_request: Request) -> Response:
-        return JSONResponse(page_config(settings), headers=_ASSET_HEADERS)
+        return JSONResponse(page_config(settings), headers=ASSET_HEADERS)
 
     files = StaticFiles(directory=STATIC, check_dir=False)
     return [
         Route("/", index),
         Route("/demo/config.json", config),
-        Mount("/demo", app=_WithHeaders(files, _ASSET_HEADERS), name="demo"),
+        Mount("/demo", app=WithHeaders(files, ASSET_HEADERS), name="demo"),
     ]

@@ -24,8 +24,11 @@ import socketio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
+from slychat.errors import Unavailable
+from slychat.log_context import enter_socket, leave_socket
 from slychat.transport import admission
 from slychat.transport.admission import Admission
+from slychat.transport.drain import Work
 from slychat.transport.light_queue import LightQueue
 
 log = logging.getLogger(__name__)
@@ -117,7 +120,9 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
                     await ws.send(pkt.encode())
             except Exception:  # the websocket is gone
                 break
-            if self.closed:  # closed by the ping monitor or the server: end the websocket
+            if self.closed and self.queue.empty():
+                # Closed by the ping monitor or the server: end the websocket, once what
+                # was queued before the close (a drain's last acks) is written.
                 break
         await ws.close()
 
@@ -141,6 +146,7 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
 
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     sockets: dict[str, Any]
+    work: Work | None = None  # the process's work in flight; draining refuses new sessions
 
     def __init__(
         self,
@@ -161,7 +167,10 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         self, environ: dict[str, Any], transport: str, jsonp_index: int | None = None
     ) -> Any:
         """A new connection: refused with an HTTP status before any state is kept when the
-        process is full (503) or the address makes too many attempts (429)."""
+        process is full or draining (503) or the address makes too many attempts (429)."""
+        if self.work is not None and self.work.draining:
+            leaving = Unavailable("The server is restarting, please reconnect")
+            return await _refuse(environ, *admission.response(leaving))
         if self.admission is not None:
             refusal = await self.admission.refusal(environ, len(self.sockets))
             if refusal is not None:
@@ -200,9 +209,25 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.handshake_timeout = handshake_timeout
         self._deadlines: dict[str, asyncio.TimerHandle] = {}  # engine.io sid -> its timer
+        self.work = Work()  # events and requests in flight, for the drain (transport.drain)
+        self.eio.work = self.work
 
     def _engineio_server_class(self) -> type[EngineServer]:
         return EngineServer
+
+    async def _trigger_event(self, event: Any, namespace: str, *args: Any) -> Any:
+        """Run a handler with its connection's log id bound (`socket=`): a keyed hash of
+        the engine.io session id, never the id itself, which is a secret."""
+        sid = args[0] if args else None
+        if not isinstance(sid, str):
+            return await super()._trigger_event(event, namespace, *args)
+        token = enter_socket(self.manager.eio_sid_from_sid(sid, namespace) or sid)
+        try:
+            if event in ("connect", "disconnect"):
+                log.debug("%s on %s", event, namespace)
+            return await super()._trigger_event(event, namespace, *args)
+        finally:
+            leave_socket(token)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         # engine.io has just made the socket and has not started serving it yet.

@@ -117,6 +117,26 @@ class SlychatCollector(Collector):
             "Callers waiting for a database connection.",
             value=c.db.waiting,
         )
+        # Webhooks: zeros when SLYCHAT_WEBHOOK_URL is unset, so dashboards need no guard.
+        hooks = c.webhooks
+        yield GaugeMetricFamily(
+            "slychat_webhook_backlog",
+            "Webhooks waiting to be delivered (counted every few seconds).",
+            value=hooks.backlog if hooks else 0,
+        )
+        yield _counter(
+            "slychat_webhook_failures",
+            "Webhook calls that failed (non-2xx, timeout, connection error).",
+            hooks.failures if hooks else 0,
+        )
+        yield _counter(
+            "slychat_webhooks_delivered", "Webhooks delivered.", hooks.delivered if hooks else 0
+        )
+        yield _counter(
+            "slychat_webhooks_given_up",
+            "Webhooks given up after SLYCHAT_WEBHOOK_RETRY_FOR.",
+            hooks.given_up if hooks else 0,
+        )
 
 
 def _int(obj: object, name: str) -> int:

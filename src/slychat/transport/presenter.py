@@ -15,6 +15,7 @@ from slychat.ids import iso
 from slychat.models import ChatView, Message
 from slychat.services.chats import ChatList
 from slychat.services.events import (
+    ChatOpened,
     ChatStarted,
     Event,
     MessageDeleted,
@@ -50,6 +51,10 @@ class Presenter:
                 view = ChatView(e.chat, [e.message], unread_count=1)
                 body = wire.ok(self.chat(view, e.recipient), {})
                 await self.emit("newChat", body, user_room(e.recipient))
+            elif isinstance(e, ChatOpened):
+                for viewer in e.viewers:
+                    body = wire.ok(self.chat(ChatView(e.chat), viewer), {})
+                    await self.emit("newChat", body, user_room(viewer))
             elif isinstance(e, MessagesDelivered):
                 await self.emit("messagesDelivered", self.delivered(e), user_room(e.sender))
             elif isinstance(e, MessagesRead):

@@ -9,7 +9,6 @@ whole in memory, and the body as a whole is bounded before a byte of it is read.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -22,7 +21,6 @@ from slychat.errors import (
     AppError,
     Forbidden,
     Invalid,
-    RateLimited,
     TooLarge,
     UnsupportedMedia,
 )
@@ -30,8 +28,8 @@ from slychat.identity import Role
 from slychat.media.kinds import MediaKind
 from slychat.models import ChatView
 from slychat.services.media import Upload, readable_size
-from slychat.transport import wire
 from slychat.transport.handshake import bearer_token, verified
+from slychat.transport.http_errors import error_response
 from slychat.transport.presenter import Presenter
 from slychat.transport.schemas import SendMessage, parse
 
@@ -166,12 +164,6 @@ async def _drain(request: Request, budget: int) -> None:
         return
 
 
-def _retry_after(exc: AppError) -> dict[str, str] | None:
-    if isinstance(exc, RateLimited):
-        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-    return None
-
-
 def upload_routes(container: Container, presenter: Presenter) -> list[Route]:
     return [
         Route(f"/api/v1/chat/{name}", _endpoint(container, presenter, kind), methods=["POST"])
@@ -212,9 +204,7 @@ def _endpoint(container: Container, presenter: Presenter, kind: MediaKind) -> An
             sent = await container.media.send(user, cmd, form.uploads)
         except AppError as exc:
             form.discard()
-            return JSONResponse(
-                wire.error(exc), status_code=exc.status_code, headers=_retry_after(exc)
-            )
+            return error_response(exc)
         except BaseException:
             form.discard()
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,13 @@ def error(exc: AppError) -> Json:
     if isinstance(exc, RateLimited):
         body["retryAfter"] = round(exc.retry_after, 3)
     return body
+
+
+def retry_after(exc: AppError) -> str | None:
+    """The `Retry-After` header of an HTTP refusal: whole seconds (at least 1), 429 only."""
+    if isinstance(exc, RateLimited):
+        return str(max(1, math.ceil(exc.retry_after)))
+    return None
 
 
 CursorOf = Callable[[Message], str | None]

@@ -110,3 +110,14 @@ test("chats are listed newest activity first", () => {
   store.putMessage({ ...message(3), chatId: "a", timestamp: "2026-01-03T00:00:00.000Z" });
   assert.deepEqual(store.sortedChats().map((c) => c.id), ["a", "b"]);
 });
+
+test("a SYSTEM notice is neither unread nor mine, and a read receipt leaves it alone", () => {
+  const store = new ChatStore(CUSTOMER);
+  store.putChats([chat([message(1)], { unreadCount: 1 })], { replace: true });
+  const notice = message(2, { from: "SYSTEM", senderId: 0, text: "Order #123 shipped" });
+  assert.equal(store.putMessage(notice).fresh, true);
+  assert.equal(store.chat("c1").unread, 1);
+  assert.equal(store.isIncoming(notice), false);
+  assert.equal(store.isMine(notice), false);
+  assert.equal(store.isNotice(notice), true);
+});

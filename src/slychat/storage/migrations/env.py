@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from slychat.storage.tables import metadata
 
 config = context.config
+# Several nodes may start at once, each running `slychat migrate` (systemd's ExecStartPre, a
+# container's entrypoint): on PostgreSQL they take turns on this advisory lock, held until
+# the migration's transaction ends, and the later ones find the schema at head.
+MIGRATION_LOCK = 0x736C7963  # "slyc"
 
 
 def _run(connection: Connection) -> None:
@@ -23,6 +27,8 @@ def _run(connection: Connection) -> None:
         compare_server_default=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -17,7 +17,7 @@ function chatButton(chat, store, { selected, config, onOpen }) {
   const last = store.lastMessage(chat.id);
   const presence = store.presenceOf(chat);
   const typing = store.isTyping(chat.id, Date.now());
-  const mine = last && !store.isIncoming(last);
+  const mine = last && store.isMine(last);
   // The open chat is being read (its markAsRead is on the way): no badge for it.
   const unread = selected && document.visibilityState === "visible" ? 0 : chat.unread;
   return h("button", {

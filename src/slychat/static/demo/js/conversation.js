@@ -74,7 +74,14 @@ export class ConversationView {
   }
 
   _message(m, store, otherName) {
-    const mine = !store.isIncoming(m);
+    if (store.isNotice(m)) {
+      return h("li", { class: "msg notice", dataset: { id: m.id ?? "", seq: String(m.seq) } },
+        h("p", { class: "notice-text" },
+          h("span", { class: "visually-hidden" }, "Notice: "),
+          m.text ?? "",
+          m.timestamp ? h("time", { datetime: m.timestamp }, ` · ${shortTime(m.timestamp)}`) : null));
+    }
+    const mine = store.isMine(m);
     const state = mine ? tickState(m) : null;
     const tick = state ? TICKS[state] : null;
     return h("li", {

@@ -101,8 +101,18 @@ export class ChatStore {
 
   // --- messages --------------------------------------------------------------------------
 
+  // The other party's message: unread until read, announced. A SYSTEM notice (the
+  // platform's, e.g. "Order #123 shipped") is neither incoming nor mine.
   isIncoming(m) {
-    return m.senderType !== this.me.type;
+    return m.senderType !== this.me.type && !this.isNotice(m);
+  }
+
+  isMine(m) {
+    return m.senderType === this.me.type;
+  }
+
+  isNotice(m) {
+    return m.senderType === "SYSTEM";
   }
 
   // One message, from any source. Returns {chat, fresh} (fresh: not held before), or null
@@ -124,7 +134,7 @@ export class ChatStore {
 
   _put(record, m) {
     const held = record.messages.get(m.id);
-    if (m.clientMessageId && !this.isIncoming(m)) this.pending.delete(m.clientMessageId);
+    if (m.clientMessageId && this.isMine(m)) this.pending.delete(m.clientMessageId);
     // A copy never takes back a receipt an event already gave.
     const merged = held ? { ...held, ...m } : { ...m };
     if (held) {
@@ -184,7 +194,7 @@ export class ChatStore {
     let newest = 0;
     for (const id of listed) newest = Math.max(newest, record.messages.get(id)?.seq ?? 0);
     for (const m of record.messages.values()) {
-      const sentToReader = readerIsMe ? this.isIncoming(m) : !this.isIncoming(m);
+      const sentToReader = readerIsMe ? this.isIncoming(m) : this.isMine(m);
       if (!sentToReader || m.read) continue;
       if (listed.has(m.id) || (hasMore && m.seq <= newest)) {
         m.read = true;

@@ -1,0 +1,165 @@
+"""Queries of the admin API's bulk operations: a chat's whole history in pages (export),
+and erasing a user's data in bounded batches. Functions never commit."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from slychat.identity import Role, User
+from slychat.models import Chat, Message
+from slychat.storage.feeds import lock_order
+from slychat.storage.repository import with_media
+from slychat.storage.rows import chat_from_row, message_from_row
+from slychat.storage.tables import chats, feed, feed_heads, last_seen, message_media, messages
+
+
+async def messages_after(
+    conn: AsyncConnection, chat_id: str, after_seq: int, limit: int
+) -> list[Message]:
+    """Up to `limit` messages of the chat after `after_seq`, in `seq` order, deleted ones
+    (tombstones) included, with their media."""
+    rows = await conn.execute(
+        select(messages)
+        .where(messages.c.chat_id == chat_id, messages.c.seq > after_seq)
+        .order_by(messages.c.seq)
+        .limit(limit)
+    )
+    return await with_media(conn, [message_from_row(row) for row in rows])
+
+
+def _user_column(role: Role) -> Any:
+    return chats.c.vendor_id if role is Role.VENDOR else chats.c.customer_id
+
+
+async def chats_after(conn: AsyncConnection, user: User, after_id: str, limit: int) -> list[Chat]:
+    """Up to `limit` of the user's chats with an id after `after_id`, by id."""
+    rows = await conn.execute(
+        select(chats)
+        .where(_user_column(user.role) == user.id, chats.c.id > after_id)
+        .order_by(chats.c.id)
+        .limit(limit)
+    )
+    return [chat_from_row(row) for row in rows]
+
+
+async def live_messages_of(
+    conn: AsyncConnection, chat: Chat, sender: Role, limit: int
+) -> list[str]:
+    """Up to `limit` ids of live messages `sender`'s side sent in the chat (a chat has one
+    customer and one vendor, so the side is the sender), oldest first."""
+    rows = await conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.chat_id == chat.id,
+            messages.c.sender_type == sender.value,
+            messages.c.deleted_at.is_(None),
+        )
+        .order_by(messages.c.seq)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def tombstone_many(conn: AsyncConnection, message_ids: Sequence[str], now: int) -> list[str]:
+    """`repository.tombstone` for many messages at once: content erased, media rows gone;
+    the media store keys of the files they had (the caller removes the files)."""
+    await conn.execute(
+        update(messages)
+        .where(messages.c.id.in_(message_ids))
+        .values(deleted_at=now, text=None, media_count=0)
+    )
+    removed = await conn.execute(
+        message_media.delete()
+        .where(message_media.c.message_id.in_(message_ids))
+        .returning(message_media.c.file_key, message_media.c.thumbnail_key)
+    )
+    return [key for row in removed for key in row if key is not None]
+
+
+async def append_deleted(
+    conn: AsyncConnection, chat: Chat, message_ids: Sequence[str], now: int
+) -> None:
+    """A `deleted` change per message in both participants' feeds: each head is bumped
+    once by the batch's size (in the global lock order), then every row is inserted."""
+    users = sorted((chat.customer, chat.vendor), key=lock_order)
+    n = len(message_ids)
+    params: dict[str, Any] = {"n": n}
+    for i, user in enumerate(users):
+        params |= {f"t{i}": user.role.value, f"u{i}": user.id}
+    rows = await conn.execute(_bump_heads_by(conn.dialect.name), params)
+    first = {User(Role(r.user_type), int(r.user_id)): int(r.pos) - n + 1 for r in rows}
+    await conn.execute(
+        feed.insert(),
+        [
+            {
+                "user_type": user.role.value,
+                "user_id": user.id,
+                "pos": first[user] + i,
+                "kind": "deleted",
+                "chat_id": chat.id,
+                "message_id": message_id,
+                "message_ids": None,
+                "actor_type": None,
+                "actor_id": None,
+                "at": now,
+            }
+            for user in users
+            for i, message_id in enumerate(message_ids)
+        ],
+    )
+
+
+@functools.cache
+def _bump_heads_by(dialect: str) -> Any:
+    """Both participants' heads moved on by `n`; rows listed in lock order."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(feed_heads).values(
+        [
+            {"user_type": bindparam(f"t{i}"), "user_id": bindparam(f"u{i}"), "pos": bindparam("n")}
+            for i in range(2)
+        ]
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["user_type", "user_id"], set_={"pos": feed_heads.c.pos + stmt.excluded.pos}
+    ).returning(feed_heads.c.user_type, feed_heads.c.user_id, feed_heads.c.pos)
+
+
+# What a user wrote into the chats they take part in: a customer's name and picture, a
+# vendor's store name and logo.
+_PERSONAL = {
+    Role.CUSTOMER: (chats.c.customer_name, chats.c.customer_profile_pic),
+    Role.VENDOR: (chats.c.store_name, chats.c.store_logo_url),
+}
+
+
+async def clear_personal_fields(conn: AsyncConnection, user: User, limit: int) -> int:
+    """Clear the user's personal fields on up to `limit` of their chats; how many."""
+    columns = _PERSONAL[user.role]
+    chosen = (
+        select(chats.c.id)
+        .where(_user_column(user.role) == user.id, or_(*(c.is_not(None) for c in columns)))
+        .limit(limit)
+    )
+    ids = list((await conn.execute(chosen)).scalars())
+    if not ids:
+        return 0
+    await conn.execute(
+        update(chats).where(chats.c.id.in_(ids)).values({c.name: None for c in columns})
+    )
+    return len(ids)
+
+
+async def forget_last_seen(conn: AsyncConnection, user: User) -> bool:
+    """Remove the user's lastSeen; whether there was one."""
+    result = await conn.execute(
+        delete(last_seen).where(
+            and_(last_seen.c.user_type == user.role.value, last_seen.c.user_id == user.id)
+        )
+    )
+    return bool(result.rowcount)
