@@ -59,6 +59,16 @@ async def postgres_admin(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
+def http_refusal(response: Any, status: int) -> dict[str, Any]:
+    """The body of an HTTP error answer: `status`, with slychat's error object."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] is True
+    assert body["statusCode"] == status
+    assert isinstance(body["message"], str)
+    return dict(body)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,7 +18,7 @@ import pytest
 from tests import media_files
 from tests.conftest import UserFactory
 from tests.e2e.media_support import File, fetch, files_under, key_of, upload
-from tests.support import ROOT, Client, Server, new_chat_fields, next_id, token
+from tests.support import ROOT, Client, Server, http_refusal, new_chat_fields, next_id, token
 
 ALL_SCOPES = ("chats:read", "chats:write", "chats:export", "users:erase")
 UNKNOWN_ID = "f" * 24
@@ -72,15 +72,6 @@ async def admin(
         )
 
 
-def refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] is True
-    assert body["statusCode"] == status
-    assert isinstance(body["message"], str)
-    return dict(body)
-
-
 async def send(sender: Client, product: str, recipient: Client, text: str) -> dict[str, Any]:
     ack = await sender.call(
         "sendMessage",
@@ -117,22 +108,24 @@ async def test_every_bad_key_is_401_and_a_missing_scope_403(
     key_id, secret = key.removeprefix("slyk_").split("_", 1)
     wrong = f"slyk_{key_id}_{'A' * len(secret)}"
     for bad in (None, "Bearer", "slyk_nonsense", f"slyk_{UNKNOWN_ID}_{secret}", wrong):
-        refused(await admin(server, "GET", path, bad), 401)
+        http_refusal(await admin(server, "GET", path, bad), 401)
     # A user's JWT is not an API key, whoever the user is.
-    refused(await admin(server, "GET", path, token("customer", customer.id)), 401)
-    refused(await admin(server, "GET", path, token("admin", 1)), 401)
+    http_refusal(await admin(server, "GET", path, token("customer", customer.id)), 401)
+    http_refusal(await admin(server, "GET", path, token("admin", 1)), 401)
 
     assert (await admin(server, "GET", path, key)).status_code == 200
     assert (await admin(server, "GET", path, key, header="x-api-key")).status_code == 200
 
     reader = create_key(server, "chats:read")
     assert (await admin(server, "GET", path, reader)).status_code == 200
-    body = refused(
+    body = http_refusal(
         await admin(server, "POST", path, reader, json={"text": "Order #1 shipped"}), 403
     )
     assert "chats:write" in body["message"]
-    refused(await admin(server, "GET", f"/api/v1/admin/chats/{chat_id}/export", reader), 403)
-    refused(await admin(server, "DELETE", f"/api/v1/admin/users/CUSTOMER/{next_id()}", reader), 403)
+    http_refusal(await admin(server, "GET", f"/api/v1/admin/chats/{chat_id}/export", reader), 403)
+    http_refusal(
+        await admin(server, "DELETE", f"/api/v1/admin/users/CUSTOMER/{next_id()}", reader), 403
+    )
 
 
 async def test_a_revoked_key_is_refused_from_its_next_request(
@@ -147,7 +140,7 @@ async def test_a_revoked_key_is_refused_from_its_next_request(
     done = cli(server, "apikey", "revoke", key_id)
     assert done.returncode == 0, done.stderr
 
-    body = refused(await admin(server, "GET", path, doomed), 401)
+    body = http_refusal(await admin(server, "GET", path, doomed), 401)
     assert "revoked" in body["message"]
     assert cli(server, "apikey", "revoke", UNKNOWN_ID).returncode == 2
 
@@ -193,8 +186,8 @@ async def test_a_users_chats_are_their_get_user_chats(
     assert paged.json()["data"] == []
 
     bad = f"/api/v1/admin/users/ADMIN/{customer.id}/chats"
-    refused(await admin(server, "GET", bad, key), 400)
-    refused(await admin(server, "GET", "/api/v1/admin/users/CUSTOMER/x/chats", key), 400)
+    http_refusal(await admin(server, "GET", bad, key), 400)
+    http_refusal(await admin(server, "GET", "/api/v1/admin/users/CUSTOMER/x/chats", key), 400)
 
 
 async def test_history_is_paged_oldest_first_in_a_page(
@@ -219,8 +212,8 @@ async def test_history_is_paged_oldest_first_in_a_page(
     by_seq = await admin(server, "GET", path, key, params={"before": 2})
     assert [m["seq"] for m in by_seq.json()["data"]["messages"]] == [1]
 
-    refused(await admin(server, "GET", f"/api/v1/admin/chats/{UNKNOWN_ID}/messages", key), 404)
-    refused(await admin(server, "GET", path, key, params={"limit": 0}), 400)
+    http_refusal(await admin(server, "GET", f"/api/v1/admin/chats/{UNKNOWN_ID}/messages", key), 404)
+    http_refusal(await admin(server, "GET", path, key, params={"limit": 0}), 400)
 
 
 # --- opening chats ------------------------------------------------------------------------
@@ -307,11 +300,11 @@ async def test_bad_open_chat_bodies_are_400(server: Server, key: str) -> None:
         {k: v for k, v in good.items() if k != "storeName"},
         good | {"text": ""},
     ):
-        refused(await admin(server, "POST", "/api/v1/admin/chats", key, json=body), 400)
-    refused(await admin(server, "POST", "/api/v1/admin/chats", key, content=b"{not json"), 400)
-    refused(await admin(server, "POST", "/api/v1/admin/chats", key, content=b"[]"), 400)
+        http_refusal(await admin(server, "POST", "/api/v1/admin/chats", key, json=body), 400)
+    http_refusal(await admin(server, "POST", "/api/v1/admin/chats", key, content=b"{not json"), 400)
+    http_refusal(await admin(server, "POST", "/api/v1/admin/chats", key, content=b"[]"), 400)
     huge = good | {"text": "x" * 70_000}
-    refused(await admin(server, "POST", "/api/v1/admin/chats", key, json=huge), 413)
+    http_refusal(await admin(server, "POST", "/api/v1/admin/chats", key, json=huge), 413)
 
 
 # --- system messages ----------------------------------------------------------------------
@@ -352,12 +345,12 @@ async def test_a_system_message_reaches_both_parties_and_is_never_unread(
     read = await vendor.call("markAsRead", {"chatId": chat_id})
     assert notice["id"] not in read["data"]["messageIds"]
 
-    refused(
+    http_refusal(
         await admin(server, "POST", f"/api/v1/admin/chats/{UNKNOWN_ID}/messages", key, json=body),
         404,
     )
-    refused(await admin(server, "POST", path, key, json={"text": "  "}), 400)
-    refused(await admin(server, "POST", path, key, json={}), 400)
+    http_refusal(await admin(server, "POST", path, key, json={"text": "  "}), 400)
+    http_refusal(await admin(server, "POST", path, key, json={}), 400)
 
 
 async def test_a_system_message_is_not_an_offline_message(
@@ -414,7 +407,7 @@ async def test_an_export_holds_every_message_deleted_ones_marked(
     assert (gone["deleted"], gone["text"]) == (True, None)
     assert gone["deletedAt"]
     assert all(m["readAt"] for m in kept if m["senderType"] == "CUSTOMER")
-    refused(await admin(server, "GET", f"/api/v1/admin/chats/{UNKNOWN_ID}/export", key), 404)
+    http_refusal(await admin(server, "GET", f"/api/v1/admin/chats/{UNKNOWN_ID}/export", key), 404)
 
 
 async def test_an_export_of_a_long_chat_is_complete(
@@ -516,7 +509,7 @@ async def test_erasing_a_user_leaves_tombstones_and_removes_their_files(
     assert again.status_code == 200
     assert again.json()["data"]["messagesErased"] == 0
     assert again.json()["data"]["chatsCleared"] == 0
-    refused(await admin(server, "DELETE", "/api/v1/admin/users/SYSTEM/0", key), 400)
+    http_refusal(await admin(server, "DELETE", "/api/v1/admin/users/SYSTEM/0", key), 400)
 
 
 async def test_erasing_removes_last_seen(server: Server, connect: UserFactory, key: str) -> None:
@@ -556,6 +549,6 @@ async def test_each_key_has_its_own_rate(
     for _ in range(2):
         assert (await admin(limited, "GET", path, key)).status_code == 200
     response = await admin(limited, "GET", path, key)
-    refused(response, 429)
+    http_refusal(response, 429)
     assert int(response.headers["retry-after"]) >= 1
     assert (await admin(limited, "GET", path, other)).status_code == 200

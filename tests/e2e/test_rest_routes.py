@@ -14,7 +14,7 @@ import httpx
 
 from tests.conftest import UserFactory
 from tests.e2e.test_hostile_tokens import revoke
-from tests.support import SECRET, Client, Server, new_chat_fields, next_id, token
+from tests.support import SECRET, Client, Server, http_refusal, new_chat_fields, next_id, token
 
 UNKNOWN_ID = "f" * 24
 
@@ -48,15 +48,6 @@ async def _send(sender: Client, product: str, recipient: Client, text: str) -> d
 
 def _chat_path(product: str, vendor: Client, customer: Client) -> str:
     return f"/api/v1/chat/{quote(product, safe='')}/{vendor.id}/{customer.id}"
-
-
-def _refused(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] is True
-    assert body["statusCode"] == status
-    assert isinstance(body["message"], str)
-    return dict(body)
 
 
 # --- GET /api/v1/chat --------------------------------------------------------------------
@@ -112,9 +103,9 @@ async def test_the_chat_list_pages_with_limit_and_before(
 
     # The paging refusals of getUserChats.
     for bad in ({"limit": "0"}, {"limit": "501"}, {"limit": "ten"}, {"limit": "-1"}):
-        _refused(await _http(server, "GET", "/api/v1/chat", as_user=customer, params=bad), 400)
+        http_refusal(await _http(server, "GET", "/api/v1/chat", as_user=customer, params=bad), 400)
     unknown = {"before": UNKNOWN_ID}
-    _refused(await _http(server, "GET", "/api/v1/chat", as_user=customer, params=unknown), 404)
+    http_refusal(await _http(server, "GET", "/api/v1/chat", as_user=customer, params=unknown), 404)
 
 
 async def test_a_stranger_s_chat_cannot_be_an_anchor(server: Server, connect: UserFactory) -> None:
@@ -124,7 +115,7 @@ async def test_a_stranger_s_chat_cannot_be_an_anchor(server: Server, connect: Us
     chat_id = (await _send(customer, f"p-{next_id()}", vendor, "hi"))["chatId"]
     params = {"before": chat_id}
     response = await _http(server, "GET", "/api/v1/chat", as_user=stranger, params=params)
-    assert chat_id not in _refused(response, 404)["message"]
+    assert chat_id not in http_refusal(response, 404)["message"]
 
 
 # --- GET /api/v1/chat/{productId}/{vendorId}/{customerId} --------------------------------
@@ -196,9 +187,9 @@ async def test_one_chat_pages_with_before_and_limit(server: Server, connect: Use
     assert oldest["data"]["hasMore"] is False
 
     for bad in ({"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"before": "0"}):
-        _refused(await _http(server, "GET", path, as_user=customer, params=bad), 400)
+        http_refusal(await _http(server, "GET", path, as_user=customer, params=bad), 400)
     missing = {"before": UNKNOWN_ID}
-    _refused(await _http(server, "GET", path, as_user=customer, params=missing), 404)
+    http_refusal(await _http(server, "GET", path, as_user=customer, params=missing), 404)
 
 
 async def test_one_chat_is_for_its_participants_only(server: Server, connect: UserFactory) -> None:
@@ -214,19 +205,19 @@ async def test_one_chat_is_for_its_participants_only(server: Server, connect: Us
     same_id = Client(server.url, "customer", vendor.id)
     for stranger in (stranger_customer, stranger_vendor, same_id):
         response = await _http(server, "GET", path, as_user=stranger)
-        body = _refused(response, 403)
+        body = http_refusal(response, 403)
         assert chat_id not in response.text
         assert "private" not in response.text
         assert body["message"] == "You are not a participant of this chat"
     # A chat that does not exist is refused alike for a stranger: nothing tells them apart.
     nowhere = _chat_path(f"none-{next_id()}", vendor, customer)
-    assert _refused(await _http(server, "GET", nowhere, as_user=stranger_vendor), 403)
+    assert http_refusal(await _http(server, "GET", nowhere, as_user=stranger_vendor), 403)
 
     # A participant asking for a chat that does not exist: 404.
-    _refused(await _http(server, "GET", nowhere, as_user=customer), 404)
+    http_refusal(await _http(server, "GET", nowhere, as_user=customer), 404)
     # Ill-formed ids in the path: 400.
     for bad in (f"/api/v1/chat/{product}/x/{customer.id}", f"/api/v1/chat/{product}/1/-2"):
-        _refused(await _http(server, "GET", bad, as_user=customer), 400)
+        http_refusal(await _http(server, "GET", bad, as_user=customer), 400)
 
 
 # --- DELETE /api/v1/chat/{messageId} -----------------------------------------------------
@@ -260,7 +251,7 @@ async def test_delete_tells_both_parties_sockets(server: Server, connect: UserFa
     assert [m["id"] for m in page["data"]["messages"]] == [kept["id"]]
     # Deleted already: 404, and nothing more is emitted.
     again = await _http(server, "DELETE", f"/api/v1/chat/{gone['id']}", as_user=customer)
-    _refused(again, 404)
+    http_refusal(again, 404)
 
 
 async def test_delete_refusals(server: Server, connect: UserFactory) -> None:
@@ -271,14 +262,14 @@ async def test_delete_refusals(server: Server, connect: UserFactory) -> None:
     sent = await _send(customer, product, vendor, "mine")
     path = f"/api/v1/chat/{sent['id']}"
 
-    body = _refused(await _http(server, "DELETE", path, as_user=vendor), 403)
+    body = http_refusal(await _http(server, "DELETE", path, as_user=vendor), 403)
     assert body["message"] == "Only the sender can delete a message"
-    _refused(await _http(server, "DELETE", path, as_user=stranger), 403)
-    _refused(await _http(server, "DELETE", f"/api/v1/chat/{UNKNOWN_ID}", as_user=customer), 404)
+    http_refusal(await _http(server, "DELETE", path, as_user=stranger), 403)
+    http_refusal(await _http(server, "DELETE", f"/api/v1/chat/{UNKNOWN_ID}", as_user=customer), 404)
     # Named with a chat it is not in (as deleteMessage's productId + recipientId): 404.
     elsewhere = {"productId": f"other-{next_id()}", "recipientId": vendor.id}
-    _refused(await _http(server, "DELETE", path, as_user=customer, params=elsewhere), 404)
-    _refused(await _http(server, "DELETE", f"/api/v1/chat/{'x' * 65}", as_user=customer), 400)
+    http_refusal(await _http(server, "DELETE", path, as_user=customer, params=elsewhere), 404)
+    http_refusal(await _http(server, "DELETE", f"/api/v1/chat/{'x' * 65}", as_user=customer), 400)
 
     await asyncio.sleep(0.2)
     for client in (customer, vendor, stranger):
@@ -316,7 +307,7 @@ async def test_every_route_wants_a_valid_token(server: Server, connect: UserFact
     for method, path in _routes(product, vendor.id, customer.id, sent["id"]):
         for bearer, message in bad_tokens.items():
             response = await _http(server, method, path, bearer=bearer)
-            body = _refused(response, 401)
+            body = http_refusal(response, 401)
             assert sent["chatId"] not in response.text
             if message is not None:
                 assert body["message"] == message
@@ -328,11 +319,11 @@ async def test_every_route_wants_a_valid_token(server: Server, connect: UserFact
             header = await http.request(
                 method, path, headers={"token": token("customer", customer.id)}
             )
-        _refused(query, 401)
-        _refused(header, 401)
+        http_refusal(query, 401)
+        http_refusal(header, 401)
         # Admins have no chats.
         admin = await _http(server, method, path, bearer=token("admin", 1))
-        _refused(admin, 403)
+        http_refusal(admin, 403)
     assert customer.received("messageDeleted") == []
 
 
@@ -354,7 +345,7 @@ async def test_a_revoked_token_is_refused(
         assert time.monotonic() < deadline, "the revocation was never read"
         await asyncio.sleep(0.1)
     for method, path in _routes(product, vendor.id, customer.id, sent["id"]):
-        body = _refused(await _http(node, method, path, bearer=revoked), 401)
+        body = http_refusal(await _http(node, method, path, bearer=revoked), 401)
         assert body["message"] == "Token has been revoked"
     assert customer.received("messageDeleted") == []
 
@@ -368,7 +359,7 @@ async def test_requests_spend_the_users_event_rate(
     for _ in range(3):
         assert (await _http(limited, "GET", "/api/v1/chat", as_user=user)).status_code == 200
     response = await _http(limited, "GET", "/api/v1/chat", as_user=user)
-    body = _refused(response, 429)
+    body = http_refusal(response, 429)
     assert body["retryAfter"] > 0
     assert int(response.headers["retry-after"]) >= 1
     # Per user: another user is not held back.

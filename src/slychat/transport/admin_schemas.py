@@ -7,24 +7,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from slychat import field_limits
 from slychat.identity import Role, User
-from slychat.models import ChatDetails, ChatKey
+from slychat.models import ChatKey
 from slychat.services.admin import OpenChat
 from slychat.transport.schemas import (
+    ClientMessageId,
     HistoryPage,
-    Name,
+    NewChatFields,
     ObjectId,
     Payload,
-    Price,
     ProductId,
     UserId,
-    WebUrl,
 )
 
-ClientMessageId = Annotated[
-    str, StringConstraints(min_length=1, max_length=field_limits.CLIENT_MESSAGE_ID)
-]
 # The service checks SLYCHAT_MAX_TEXT_LENGTH (413); this bound only keeps the parser sane.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1_000_000)]
 ChatRole = Literal["CUSTOMER", "VENDOR"]
@@ -62,33 +57,18 @@ class ChatPath(Payload):
     chatId: ObjectId
 
 
-class OpenChatBody(Payload):
+class OpenChatBody(NewChatFields):
     """`POST /api/v1/admin/chats`: the chat's key and the fields a first message fills
     in; with `text`, that text is the vendor's first message."""
 
     productId: ProductId
     vendorId: UserId
     customerId: UserId
-    productName: Name = None
-    productPrice: Price = None
-    productImageUrl: WebUrl = None
-    storeName: Name = None
-    storeLogoUrl: WebUrl = None
-    customerName: Name = None
-    customerProfilePic: WebUrl = None
     text: Text | None = None
 
     def command(self) -> OpenChat:
-        details = ChatDetails(
-            product_image_url=self.productImageUrl,
-            product_price=self.productPrice,
-            product_name=self.productName,
-            store_logo_url=self.storeLogoUrl,
-            customer_profile_pic=self.customerProfilePic,
-            customer_name=self.customerName,
-            store_name=self.storeName,
-        )
-        return OpenChat(ChatKey(self.productId, self.vendorId, self.customerId), details, self.text)
+        key = ChatKey(self.productId, self.vendorId, self.customerId)
+        return OpenChat(key, self.details(), self.text)
 
 
 class SystemMessageBody(Payload):

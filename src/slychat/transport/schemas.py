@@ -186,14 +186,15 @@ class GetUserChats(Payload):
     limit: Annotated[int, Field(ge=1, le=500, strict=True)] | None = None
 
 
-class SendMessage(Payload):
-    productId: ProductId
-    recipientId: UserId
-    text: str | None = None
-    clientMessageId: (
-        Annotated[str, StringConstraints(min_length=1, max_length=field_limits.CLIENT_MESSAGE_ID)]
-        | None
-    ) = None
+ClientMessageId = Annotated[
+    str, StringConstraints(min_length=1, max_length=field_limits.CLIENT_MESSAGE_ID)
+]
+
+
+class NewChatFields(Payload):
+    """What a chat's first message (or the platform opening it) fills the chat with; once
+    the chat exists they are ignored."""
+
     productName: Name = None
     productPrice: Price = None
     productImageUrl: WebUrl = None
@@ -201,6 +202,24 @@ class SendMessage(Payload):
     storeLogoUrl: WebUrl = None
     customerName: Name = None
     customerProfilePic: WebUrl = None
+
+    def details(self) -> ChatDetails:
+        return ChatDetails(
+            product_image_url=self.productImageUrl,
+            product_price=self.productPrice,
+            product_name=self.productName,
+            store_logo_url=self.storeLogoUrl,
+            customer_profile_pic=self.customerProfilePic,
+            customer_name=self.customerName,
+            store_name=self.storeName,
+        )
+
+
+class SendMessage(NewChatFields):
+    productId: ProductId
+    recipientId: UserId
+    text: str | None = None
+    clientMessageId: ClientMessageId | None = None
 
     def command(self, max_text_length: int) -> SendCommand:
         """The message to send; its text is required, at most `max_text_length` long."""
@@ -221,15 +240,7 @@ class SendMessage(Payload):
             recipient_id=self.recipientId,
             text=text,
             client_message_id=self.clientMessageId,
-            details=ChatDetails(
-                product_image_url=self.productImageUrl,
-                product_price=self.productPrice,
-                product_name=self.productName,
-                store_logo_url=self.storeLogoUrl,
-                customer_profile_pic=self.customerProfilePic,
-                customer_name=self.customerName,
-                store_name=self.storeName,
-            ),
+            details=self.details(),
         )
 
 
