@@ -366,3 +366,26 @@ async def test_a_drain_that_cannot_finish_still_ends_at_the_timeout(
     assert code == 1, log[-3000:]
     assert "the shutdown took longer than 3.0s" in log
     await customer.close()
+
+
+async def test_a_closed_polling_session_answers_its_pending_poll_and_stops_promptly(
+    server: Server, spawn_server: Callable[..., Server]
+) -> None:
+    # A long-polling client closes with a CLOSE packet in a POST while its GET is pending.
+    # Unanswered, that GET held the client's disconnect for its own timeout (30 s) and the
+    # process's SIGTERM for the engine.io poll timeout (45 s): uvicorn waits for it.
+    srv = spawn_server(**DRAINING)
+    client = await Client(srv.url, "customer", next_id()).connect(transports=["polling"])
+    await client.ready()
+    await asyncio.sleep(0.3)  # the client's next GET is pending on the server
+    began = time.monotonic()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(client.sio.disconnect(), 10)
+    closed_in = time.monotonic() - began
+    code, took = await terminate(srv)
+    log = (srv.log_path or Path()).read_text()
+    assert closed_in < 2, f"the client's close took {closed_in:.1f}s"
+    assert "drain: 0 sessions closed" in log, log[-3000:]
+    assert "Waiting for background tasks" not in log, log[-3000:]
+    assert code == 0, log[-3000:]
+    assert took < 2, log[-3000:]

@@ -120,3 +120,18 @@ async def test_a_socket_whose_queue_fills_is_disconnected() -> None:
     assert gone == ["slow"]
     assert socket.closed
     assert ws.closed.is_set()
+
+
+async def test_the_clients_close_answers_its_pending_long_poll() -> None:
+    # Otherwise that GET waits for the poll timeout (45 s), and the client's disconnect
+    # and the server's shutdown wait for it.
+    socket = _socket([])
+    socket.connected = True
+    poll = asyncio.ensure_future(socket.handle_get_request({}))
+    await asyncio.sleep(0.01)
+
+    await socket.receive(packet.Packet(packet.CLOSE))  # the client's POST
+
+    packets = await asyncio.wait_for(poll, 1)
+    assert [p.packet_type for p in packets] == [packet.NOOP]  # no CLOSE: an abort
+    assert socket.closed

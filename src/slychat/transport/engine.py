@@ -56,6 +56,20 @@ class WebsocketSocket(AsyncSocket):  # type: ignore[misc]
             return
         await super().send(pkt)
 
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """The library's close, which also answers a long-polling session's pending GET
+        when it closes without a CLOSE packet (`abort`, as on the client's own CLOSE)."""
+        first = not (self.closed or self.closing)
+        await super().close(wait=False, abort=abort, reason=reason)
+        if first and abort and not self.upgraded:
+            # Unanswered, that GET would wait for a packet until the poll timeout (ping
+            # interval + ping timeout, 45 s): the client's disconnect waits for it, and
+            # uvicorn's shutdown too. The reference server answers it when it closes; a NOOP
+            # keeps the meaning of an abort (no CLOSE packet for the client).
+            self.queue.put_nowait(packet.Packet(packet.NOOP))
+        if first and wait:
+            await self.queue.join()
+
     def _drop(self) -> None:
         """The client reads slower than it is written to: disconnect it rather than queue
         without end (it catches up with syncMessages when it comes back)."""
