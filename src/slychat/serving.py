@@ -10,13 +10,17 @@ ping interval) before the lifespan shutdown: too late to drain anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import uvicorn
+from uvicorn.server import HANDLED_SIGNALS
 
 from slychat import lifecycle
 
@@ -52,9 +56,23 @@ class DrainingServer(uvicorn.Server):
         self.config.timeout_graceful_shutdown = max(0.1, remaining)  # type: ignore[assignment]
         await super().shutdown(sockets)
         log.info("shut down in %.2fs", time.monotonic() - began)
-        # The shutdown was orderly: exit 0 rather than re-raise the signal (uvicorn's
-        # default, which makes the exit status say "killed by SIGTERM").
-        self._captured_signals.clear()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's handlers while serving; then the process leaves with status 0. uvicorn
+        would restore the previous handlers and raise the captured signals again (the exit
+        status then says "killed by SIGTERM"), and a signal arriving while the process
+        exits (a supervisor forwarding the Ctrl-C its worker already got) would kill it."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        for sig in HANDLED_SIGNALS:
+            signal.signal(sig, self.handle_exit)
+        try:
+            yield
+        finally:
+            for sig in HANDLED_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
 
 
 def _watchdog(timeout: float) -> None:
