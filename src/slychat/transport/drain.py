@@ -25,10 +25,11 @@ from slychat.errors import Unavailable
 from slychat.transport import wire
 
 log = logging.getLogger(__name__)
-# How long a closed session's last packets may take to leave: a long-polling client that
-# never comes back for its CLOSE packet, or a peer that stopped reading, must not hold the
-# drain.
-FLUSH_WITHIN = 5.0
+# How long a closed session's last packets may take to leave: a live client takes them at
+# once (a websocket is written to; a polling client has its next GET in within
+# milliseconds), while a polling client that never comes back for its CLOSE packet, or a
+# peer that stopped reading, must not hold the drain (every node's restart would wait).
+FLUSH_WITHIN = 1.0
 
 
 class Work:
