@@ -137,6 +137,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
             forget_drain()
             for task in tasks:
                 task.cancel()
+            # Their clean-up (a connection closed, a lease handed back) comes before the
+            # storage and Redis clients they use are closed.
+            await asyncio.wait(tasks, timeout=5)
             await c.close()
 
     http = Starlette(

@@ -148,11 +148,11 @@ class Supervisor:
             process.join()
         for sock in self.sockets:
             sock.close()
-        unclean = [p.pid for p in self._processes() if p.exitcode != 0]
+        unclean = {p.pid: p.exitcode for p in self._processes() if p.exitcode != 0}
         if failed:
             return STARTUP_FAILURE
         if unclean:
-            log.error("workers %s did not stop cleanly", unclean)
+            log.error("workers did not stop cleanly (pid: exit status): %s", unclean)
             return FAILED_TO_STOP
         log.info("supervisor [%d] stopped", os.getpid())
         return 0

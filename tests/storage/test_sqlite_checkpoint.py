@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from slychat.container import send_store_for
 from slychat.identity import Role, User
 from slychat.models import ChatDetails, ChatKey
+from slychat.storage import sqlite_checkpoint
 from slychat.storage.database import Database
 from slychat.storage.migrate import upgrade
 from slychat.storage.send_batch import Outgoing
@@ -44,3 +47,27 @@ async def test_the_wal_stays_small_under_steady_writes(tmp_path: Path) -> None:
     wal = (tmp_path / "wal.db-wal").stat().st_size
     assert sent > 500
     assert wal < 4 * sent * PAGE, (wal, sent)
+
+
+async def test_cancelling_the_checkpoints_never_closes_a_connection_under_one(
+    tmp_path: Path,
+) -> None:
+    """Stopping the server cancels the checkpoint loop while a checkpoint may be running on
+    its thread; the connection must be closed after that checkpoint, not under it (which
+    crashed the process with SIGSEGV). A crash here ends the whole test run."""
+    path = tmp_path / "cancel.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (v BLOB)")
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        for _ in range(200):
+            writer.execute("INSERT INTO t VALUES (randomblob(65536))")  # a WAL to copy
+            loop = sqlite_checkpoint.checkpoint_forever(str(path), asyncio.Lock(), interval=0)
+            task = asyncio.create_task(loop)
+            await asyncio.sleep(0.002)  # mid-checkpoint, often
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        writer.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -34,19 +35,25 @@ async def checkpoint_forever(
     path: str, write_lock: AbstractAsyncContextManager[Any], interval: float = 0.1
 ) -> None:
     conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    # One thread of its own: cancelling this task does not stop a checkpoint running on
+    # it, and closing the connection under that checkpoint crashed the process (SIGSEGV
+    # at shutdown). The close is queued behind it, on the same thread.
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+    loop = asyncio.get_running_loop()
     try:
         # Also when this connection is the first: it must see the database in WAL mode.
         conn.execute("PRAGMA journal_mode=WAL").fetchall()
         while True:
             await asyncio.sleep(interval)
             try:
-                if await asyncio.to_thread(_checkpoint, conn) >= _RESTART_FRAMES:
+                if await loop.run_in_executor(thread, _checkpoint, conn) >= _RESTART_FRAMES:
                     async with write_lock:
-                        await asyncio.to_thread(_checkpoint, conn)
+                        await loop.run_in_executor(thread, _checkpoint, conn)
             except sqlite3.Error as exc:  # another process is busy: the next round tries
                 log.debug("WAL checkpoint skipped: %s", exc)
     finally:
-        conn.close()
+        thread.submit(conn.close)
+        thread.shutdown(wait=False)
 
 
 def _checkpoint(conn: sqlite3.Connection) -> int:
