@@ -410,15 +410,21 @@ async def test_an_export_holds_every_message_deleted_ones_marked(
     http_refusal(await admin(server, "GET", f"/api/v1/admin/chats/{UNKNOWN_ID}/export", key), 404)
 
 
+async def send_many(customer: Client, product: str, vendor: Client, count: int) -> None:
+    """`count` messages emitted without waiting, then one acked ("last"): when its ack
+    comes, every one before it is stored, in order."""
+    for i in range(count):
+        payload = {"productId": product, "recipientId": vendor.id, "text": f"n{i}"}
+        await customer.emit("sendMessage", payload)
+    await send(customer, product, vendor, "last")
+
+
 async def test_an_export_of_a_long_chat_is_complete(
     server: Server, connect: UserFactory, key: str
 ) -> None:
     """More messages than one internal page (500): every one, in order."""
     customer, vendor, product, chat_id = await chat_of(connect)
-    for i in range(2, 602):
-        await customer.emit("sendMessage", {"productId": product, "recipientId": vendor.id,
-                                            "text": f"n{i}"})  # fmt: skip
-    await send(customer, product, vendor, "last")  # after every emit above, in order
+    await send_many(customer, product, vendor, 600)
     response = await admin(server, "GET", f"/api/v1/admin/chats/{chat_id}/export", key)
     messages = response.json()["data"]["messages"]
     assert [m["seq"] for m in messages] == list(range(1, 603))
@@ -430,10 +436,7 @@ async def test_erasing_many_messages_takes_several_batches(
 ) -> None:
     """More messages than one erasure batch (200): every one, and the vendor hears of each."""
     customer, vendor, product, chat_id = await chat_of(connect)
-    for i in range(2, 451):
-        await customer.emit("sendMessage", {"productId": product, "recipientId": vendor.id,
-                                            "text": f"n{i}"})  # fmt: skip
-    await send(customer, product, vendor, "last")
+    await send_many(customer, product, vendor, 449)
     response = await admin(server, "DELETE", f"/api/v1/admin/users/CUSTOMER/{customer.id}", key)
     assert response.json()["data"]["messagesErased"] == 451
     history = await admin(server, "GET", f"/api/v1/admin/chats/{chat_id}/messages", key)
