@@ -4,7 +4,8 @@
 #   SLYCHAT_DATABASE_URL  postgresql://user:password@db/slychat (default: SQLite in the volume)
 #   SLYCHAT_REDIS_URL     redis://redis:6379/0, needed by every node when there are several
 #   SLYCHAT_JWT_SECRET    your platform's token secret (or SLYCHAT_JWT_PUBLIC_KEY)
-#   SLYCHAT_PUBLIC_URL    the address clients reach, used in media URLs
+#   SLYCHAT_PUBLIC_URL    the address clients reach, used in media URLs (unset: loopback,
+#                         http://127.0.0.1:8000, since the image binds 0.0.0.0)
 #   SLYCHAT_CLIENT_IP_HEADER  X-Real-IP behind the nginx site of deploy/nginx/
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

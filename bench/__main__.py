@@ -1,4 +1,5 @@
-"""`python -m bench [storage|sync|fanout|yardstick|uploads|all] [--quick] ...`"""
+"""`python -m bench [storage|sync|search|fanout|yardstick|uploads|moderation|masking|all]
+[--quick] ...`"""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import asyncio
 import sys
 
-from bench import fanout, storage, sync, uploads, yardstick
+from bench import fanout, masking_send, moderation, search, storage, sync, uploads, yardstick
 from bench.common import Report
 
 FULL = {
@@ -31,16 +32,31 @@ def main() -> None:
         "what",
         nargs="?",
         default="all",
-        choices=["storage", "sync", "fanout", "yardstick", "uploads", "all"],
+        choices=[
+            "storage",
+            "sync",
+            "search",
+            "fanout",
+            "yardstick",
+            "uploads",
+            "moderation",
+            "masking",
+            "all",
+        ],
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
         "--runs",
         type=int,
-        help="repetitions per figure (default 7; yardstick: 3, --quick 1; uploads: 5, --quick 2)",
+        help=(
+            "repetitions per figure (default 7; yardstick: 3, --quick 1; uploads: 5, --quick 2;"
+            " moderation: 5, --quick 1; masking: 3, --quick 1)"
+        ),
     )
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--messages", type=int, help="total messages to seed")
+    parser.add_argument(
+        "--messages", type=int, help="total messages to seed (search: the user's, 1,000,000)"
+    )
     parser.add_argument("--chats", type=int, help="total chats to seed")
     args = parser.parse_args()
     sizes = dict(QUICK if args.quick else FULL)
@@ -56,15 +72,24 @@ def main() -> None:
         asyncio.run(storage.run(report, backends, sizes, runs))
     if args.what in ("sync", "all"):
         asyncio.run(sync.run(report, backends, min(runs, 5)))
+    if args.what in ("search", "all"):
+        searched = args.messages or (100_000 if args.quick else 1_000_000)
+        asyncio.run(
+            search.run(report, backends, searched, args.runs or (20 if args.quick else 100))
+        )
     if args.what in ("fanout", "all"):
         asyncio.run(fanout.run(report, min(runs, 5)))
     if args.what in ("yardstick", "all"):
         ok = yardstick.run(report, args.runs, args.quick)
     if args.what in ("uploads", "all"):
         uploads.run(report, args.runs or (2 if args.quick else 5))
+    if args.what in ("moderation", "all"):
+        moderation.run(report, args.runs or (1 if args.quick else 5))
+    if args.what in ("masking", "all"):
+        ok = masking_send.run(report, args.runs, args.quick) and ok
     report.save()
     if not ok:
-        sys.exit("yardstick: a run failed or slychat failed the stored-messages check (see report)")
+        sys.exit("a run failed or slychat failed the stored-messages check (see report)")
 
 
 if __name__ == "__main__":

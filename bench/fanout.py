@@ -13,7 +13,7 @@ from importlib.metadata import version
 import redis
 
 from bench.common import REDIS_URL, Report, backend_available, database, ready_client, running
-from tests.support import Client, Server, new_chat_fields
+from tests.support import Client, Server, new_chat_fields, text_is
 
 PAIRS = 20
 MESSAGES = 50
@@ -37,7 +37,7 @@ async def _throughput(sender_node: Server, receiver_node: Server, base: int) -> 
                 await c.emit(
                     "sendMessage", {"productId": f"f{base}", "recipientId": v.id, "text": f"n{n}"}
                 )
-                await v.wait("receiveMessage", lambda d, n=n: d["data"][0]["text"] == f"n{n}")
+                await v.wait("receiveMessage", text_is(f"n{n}"))
 
         start = time.perf_counter()
         await asyncio.gather(*(pair(c, v) for c, v in zip(customers, vendors, strict=True)))
@@ -50,10 +50,18 @@ async def _throughput(sender_node: Server, receiver_node: Server, base: int) -> 
 @contextlib.contextmanager
 def _connections_opened(r: redis.Redis) -> Iterator[list[int]]:
     """How many connections Redis accepted while the block ran."""
-    before = int(r.info("stats")["total_connections_received"])
+    before = _connections_received(r)
     result: list[int] = []
     yield result
-    result.append(int(r.info("stats")["total_connections_received"]) - before)
+    result.append(_connections_received(r) - before)
+
+
+def _connections_received(r: redis.Redis) -> int:
+    stats = r.info("stats")
+    # redis-py types its sync and asyncio clients' replies alike (`Awaitable | Any`); this
+    # client is the sync one, whose reply is the dict.
+    assert isinstance(stats, dict)
+    return int(stats["total_connections_received"])
 
 
 async def run(report: Report, runs: int) -> None:

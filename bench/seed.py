@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from slychat.ids import now_ms
+from slychat.domain.ids import now_ms
 from slychat.storage.migrate import upgrade
 from slychat.storage.tables import chats, messages
 
@@ -45,7 +45,7 @@ async def seed(
     rng = random.Random(7)
     start = now_ms() - 30 * 86400_000
     vendor_id, base = 1, 1_000_000
-    chat_rows = []
+    chat_rows: list[dict[str, str | int]] = []
     for i in range(total_chats):
         vendor = vendor_id if i < vendor_chats else 10 + i % 2000
         chat_rows.append(

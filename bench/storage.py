@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import Report, backend_available, database, median_ms, ready_client, running
 from bench.seed import Seeded, seed
-from slychat.identity import Role, User
+from slychat.domain.identity import Role, User
 from slychat.storage import repository as repo
 from tests.support import new_chat_fields
 

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,14 +30,13 @@ from bench import yardstick_report
 from bench.common import REDIS_URL, ROOT, Report, fresh_database, running, wait_healthy
 from bench.delivery import verify
 from bench.procstat import Sampler, cpu_between, cpu_sampler, family, open_sockets
+from bench.yardstick_plan import FULL, GROUPS, QUICK, Load, Run, Variant, loads
 from tests.support import SECRET, free_port
 
 YARDSTICK = Path(os.environ.get("SLYCHAT_YARDSTICK", ROOT.parent / "shared" / "bench"))
 # Load tests measure the send path, not the abuse guard: rate limits are turned off (a setting
 # the server does not know is ignored).
 SLYCHAT_ENV = {"SLYCHAT_LOG_LEVEL": "error", "SLYCHAT_RATE_LIMITS": "off"}
-PAIRS = 100
-RATES = (300, 1000)
 NODE_LIMIT_S = 600
 
 T = TypeVar("T")
@@ -45,135 +44,6 @@ T = TypeVar("T")
 
 class RunFailed(Exception):
     """A node tool (load generator, idle-mem) that did not finish its run."""
-
-
-@dataclass(frozen=True)
-class Sizes:
-    runs: int
-    closed_messages: int  # per pair
-    paced_seconds: float
-    idle_users: int
-
-
-FULL = Sizes(runs=3, closed_messages=200, paced_seconds=6, idle_users=5_000)
-QUICK = Sizes(runs=1, closed_messages=20, paced_seconds=2, idle_users=500)
-
-
-@dataclass(frozen=True)
-class Load:
-    key: str
-    label: str
-    pairs: int = PAIRS
-    messages: int = 0  # per pair
-    rate: int = 0  # total msgs/s, open loop; 0 is closed loop (one in flight per pair)
-    users: int = 0  # idle users (idle-mem.js) instead of messages
-
-    def loadgen_args(self, base: int) -> list[str]:
-        args = ["--pairs", str(self.pairs), "--messages", str(self.messages)]
-        return [*args, "--id-base", str(base), *(["--rate", str(self.rate)] if self.rate else [])]
-
-
-def loads(sizes: Sizes) -> dict[str, Load]:
-    closed = Load(
-        "closed",
-        f"closed loop, {PAIRS} pairs x {sizes.closed_messages}",
-        PAIRS,
-        sizes.closed_messages,
-    )
-    paced = [
-        Load(
-            f"paced-{rate}",
-            f"open loop, {rate:,} msgs/s",
-            messages=max(1, round(rate * sizes.paced_seconds / PAIRS)),
-            rate=rate,
-        )
-        for rate in RATES
-    ]
-    idle = Load("idle", f"{sizes.idle_users:,} idle users", pairs=0, users=sizes.idle_users)
-    return {load.key: load for load in (closed, *paced, idle)}
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A server set-up and the loads run on it (each on one server, one fresh database)."""
-
-    key: str
-    server: str  # "slychat" or "reference"
-    backend: str  # "sqlite" or "postgres"
-    loads: tuple[str, ...]
-    label: str
-    workers: int = 1
-    reference: str = ""  # the variant it is compared with
-    baseline: str = ""  # and the one-process slychat it scales from
-
-
-SQLITE_LOADS = ("closed", *(f"paced-{rate}" for rate in RATES))
-# Each group's variants run one after the other (in reverse order every other round).
-GROUPS = (
-    (
-        Variant("reference-sqlite", "reference", "sqlite", SQLITE_LOADS, "SQLite"),
-        Variant(
-            "slychat-sqlite",
-            "slychat",
-            "sqlite",
-            SQLITE_LOADS,
-            "SQLite",
-            reference="reference-sqlite",
-        ),
-        Variant(
-            "slychat-sqlite-2w",
-            "slychat",
-            "sqlite",
-            ("closed",),
-            "SQLite, 2 workers + Redis",
-            workers=2,
-            reference="reference-sqlite",
-            baseline="slychat-sqlite",
-        ),
-    ),
-    (
-        Variant("reference-postgres", "reference", "postgres", ("closed",), "PostgreSQL"),
-        Variant(
-            "slychat-postgres",
-            "slychat",
-            "postgres",
-            ("closed",),
-            "PostgreSQL",
-            reference="reference-postgres",
-        ),
-        Variant(
-            "slychat-postgres-2w",
-            "slychat",
-            "postgres",
-            ("closed",),
-            "PostgreSQL, 2 workers + Redis",
-            workers=2,
-            reference="reference-postgres",
-            baseline="slychat-postgres",
-        ),
-    ),
-    (
-        Variant("reference-idle", "reference", "sqlite", ("idle",), "idle users, SQLite"),
-        Variant(
-            "slychat-idle",
-            "slychat",
-            "sqlite",
-            ("idle",),
-            "idle users, SQLite",
-            reference="reference-idle",
-        ),
-    ),
-)
-
-
-@dataclass
-class Run:
-    round: int
-    variant: str
-    load: str
-    result: dict[str, Any] = field(default_factory=dict)  # the tool's JSON + what we measured
-    check: dict[str, Any] | None = None  # bench.delivery.Check, for message loads
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,12 +87,14 @@ def _processes(pid: int, workers: int, limit_s: float = 30) -> list[int]:
 
 
 @contextlib.contextmanager
-def _slychat(variant: Variant) -> Iterator[Target]:
+def slychat_target(variant: Variant, settings: dict[str, str] | None = None) -> Iterator[Target]:
+    """slychat as `variant` says, on a fresh database, with `settings` (environment) more."""
     serve_args = ("--workers", str(variant.workers)) if variant.workers > 1 else ()
+    env = SLYCHAT_ENV | (settings or {})
     with (
         fresh_database(variant.backend) as database_url,
         _redis_env(variant.workers) as redis_env,
-        running(database_url, *serve_args, **SLYCHAT_ENV, **redis_env) as server,
+        running(database_url, *serve_args, **env, **redis_env) as server,
     ):
         assert server.proc is not None
         pids = _processes(server.proc.pid, variant.workers)
@@ -268,7 +140,7 @@ def _reference(work: Path, variant: Variant) -> Iterator[Target]:
 
 
 def _target(work: Path, variant: Variant) -> contextlib.AbstractContextManager[Target]:
-    return _slychat(variant) if variant.server == "slychat" else _reference(work, variant)
+    return slychat_target(variant) if variant.server == "slychat" else _reference(work, variant)
 
 
 # ---------- the node tools ----------
@@ -308,7 +180,7 @@ def _node_json(
     return json.loads(line), arrived, samples
 
 
-def _loadgen(work: Path, target: Target, load: Load, base: int) -> dict[str, Any]:
+def loadgen(work: Path, target: Target, load: Load, base: int) -> dict[str, Any]:
     """One load generator run, with the CPU of the server and of the load generator measured
     here over the loadgen's measured window (the connect phase excluded)."""
     args = ["loadgen.js", "--url", target.url, "--secret", SECRET, "--timeout", "120000"]
@@ -350,7 +222,7 @@ def _idle_memory(work: Path, target: Target, users: int) -> dict[str, Any]:
 # ---------- runs ----------
 
 
-_bases = itertools.count(random.randint(1_000, 9_000) * 1_000_000, 1_000)
+id_bases = itertools.count(random.randint(1_000, 9_000) * 1_000_000, 1_000)
 
 
 def _measure(work: Path, target: Target, load: Load, round_no: int, variant: Variant) -> Run:
@@ -359,8 +231,8 @@ def _measure(work: Path, target: Target, load: Load, round_no: int, variant: Var
         if load.users:
             run.result = _idle_memory(work, target, load.users)
         else:
-            base = next(_bases)
-            run.result = _loadgen(work, target, load, base)
+            base = next(id_bases)
+            run.result = loadgen(work, target, load, base)
             run.check = verify(target.database_url, base, load.pairs, load.messages).to_json()
     except Exception as exc:  # a failed run is reported, the others go on
         run.error = _short(exc)
@@ -413,7 +285,7 @@ def _rounds(work: Path, plan: dict[str, Load], runs: int) -> list[Run]:
 
 
 @contextlib.contextmanager
-def _workdir() -> Iterator[Path]:
+def workdir() -> Iterator[Path]:
     """A copy of the shared yardstick with its own `npm ci` (the shared one stays untouched)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "yardstick"
@@ -435,7 +307,7 @@ def run(report: Report, runs: int | None = None, quick: bool = False) -> bool:
     sizes = QUICK if quick else FULL
     sizes = replace(sizes, runs=runs or sizes.runs)
     plan = loads(sizes)
-    with _workdir() as work:
+    with workdir() as work:
         done = _rounds(work, plan, sizes.runs)
     variants = [variant for group in GROUPS for variant in group]
     return yardstick_report.write(report, sizes, plan, variants, done)

@@ -9,13 +9,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.common import Report
 from bench.delivery import Check
-
-if TYPE_CHECKING:
-    from bench.yardstick import Load, Run, Sizes, Variant
+from bench.yardstick_plan import Load, Run, Sizes, Variant
 
 METRICS = (
     "throughput",

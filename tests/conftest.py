@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from tests import log_check
 from tests.s3server import s3_bucket, s3_server  # noqa: F401  (fixtures)
-from tests.support import IN_CI, Client, RawClient, Server, next_id, postgres_admin
+from tests.support import Client, RawClient, Server, next_id, postgres_admin, unavailable
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SLYCHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -22,17 +22,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 @contextlib.contextmanager
-def _fresh_postgres_database() -> Iterator[str]:
+def fresh_postgres_database() -> Iterator[str]:
     """Create a database for this test session and drop it afterwards."""
     admin = make_url(POSTGRES_ADMIN_URL)
     name = f"slychat_test_{secrets.token_hex(4)}"
     try:
         asyncio.run(postgres_admin(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any failure to reach the server means: no PostgreSQL here
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}")
     url = admin.set(drivername="postgresql+asyncpg", database=name)
     try:
         yield url.render_as_string(hide_password=False)
@@ -51,7 +48,7 @@ def database_url(
         path = tmp_path_factory.mktemp("sqlite") / "slychat.db"
         yield f"sqlite+aiosqlite:///{path}"
     else:
-        with _fresh_postgres_database() as url:
+        with fresh_postgres_database() as url:
             yield url
 
 
@@ -61,7 +58,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     else:
-        with _fresh_postgres_database() as url:
+        with fresh_postgres_database() as url:
             yield url
 
 
@@ -134,10 +131,7 @@ def redis_url() -> Iterator[str]:
     try:
         client.ping()
     except redis.RedisError as exc:
-        message = f"Redis not reachable at {REDIS_URL}: {exc}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
     yield REDIS_URL
     client.close()
 

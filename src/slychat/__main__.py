@@ -1,5 +1,5 @@
 import sys
 
-from slychat.cli import main
+from slychat.cli.main import main
 
 sys.exit(main())

@@ -11,59 +11,73 @@ from typing import Any
 
 import socketio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from slychat import lifecycle
-from slychat.config import Settings
+from slychat.config.settings import Settings
 from slychat.container import Container
-from slychat.identity import User
-from slychat.log_context import as_task
-from slychat.transport.admin_routes import admin_routes
-from slychat.transport.admission import Admission
-from slychat.transport.chat import ChatNamespace
-from slychat.transport.chat_routes import chat_routes
-from slychat.transport.codec import Packet
-from slychat.transport.contract_routes import contract_routes
-from slychat.transport.demo import demo_routes
-from slychat.transport.dev_tokens import dev_token_routes
-from slychat.transport.drain import TrackRequests, drain
-from slychat.transport.engine import Server
-from slychat.transport.handshake import DefaultNamespace
-from slychat.transport.http import routes
-from slychat.transport.live_tokens import check_tokens, watch_tokens
-from slychat.transport.media_files import media_routes
-from slychat.transport.presence import PresenceNamespace
-from slychat.transport.request_ids import RequestIds
-from slychat.transport.uploads import upload_routes
+from slychat.domain.errors import Unavailable
+from slychat.domain.identity import User
+from slychat.logs.context import as_task
+from slychat.process import lifecycle
+from slychat.process.periodic import every, logged
+from slychat.protocol.namespaces import CHAT_NAMESPACE, PRESENCE_NAMESPACE
+from slychat.realtime.feed_order import FeedOrder
+from slychat.routes.admin import admin_routes
+from slychat.routes.chats import chat_routes
+from slychat.routes.contracts import contract_routes
+from slychat.routes.demo import demo_routes
+from slychat.routes.dev_tokens import dev_token_routes
+from slychat.routes.health import routes
+from slychat.routes.http_errors import unrouted
+from slychat.routes.media_files import media_routes
+from slychat.routes.moderation_page import moderation_page_routes
+from slychat.routes.uploads import upload_routes
+from slychat.server.admission import Admission
+from slychat.server.codec import Packet
+from slychat.server.drain import TrackRequests, drain
+from slychat.server.engine import Server
+from slychat.server.request_ids import RequestIds
+from slychat.sockets.chat import ChatNamespace
+from slychat.sockets.default import DefaultNamespace
+from slychat.sockets.live_tokens import check_tokens, watch_tokens
+from slychat.sockets.presence import PresenceNamespace
+from slychat.sockets.presenter import Presenter
 
 log = logging.getLogger(__name__)
 
 
-async def _prune_forever(c: Container) -> None:
+async def _prune_forever(container: Container) -> None:
     """Drop sync changes past their retention, a few times per retention period."""
-    interval = min(3600.0, max(1.0, c.settings.sync_retention / 4))
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            pruned = await c.sync.prune()
-            if pruned:
-                log.info("pruned %d sync changes older than the retention", pruned)
-        except Exception:  # the next round tries again; never let the task die
-            log.exception("pruning the sync feed failed")
+
+    async def prune() -> None:
+        pruned = await container.sync.prune()
+        if pruned:
+            log.info("pruned %d sync changes older than the retention", pruned)
+
+    interval = min(3600.0, max(1.0, container.settings.sync_retention / 4))
+    await every(interval, prune, "pruning the sync feed", log)
 
 
-async def _sweep_media_forever(c: Container) -> None:
-    """Remove media files that no message references: at start, then every interval."""
-    interval = c.settings.media_sweep_interval
-    while True:
-        try:
-            await c.media.sweep()
-        except Exception:  # the next round tries again; never let the task die
-            log.exception("the media sweep failed")
-        if interval <= 0:
-            return
-        await asyncio.sleep(interval)
+async def _sweep_media_forever(container: Container) -> None:
+    """Remove media files that no message references: at start, then every interval
+    (only at start when the interval is 0)."""
+    interval = container.settings.media_sweep_interval
+    if interval <= 0:
+        await logged(container.media.sweep(), "the media sweep", log)
+        return
+    await every(interval, container.media.sweep, "the media sweep", log, at_start=True)
+
+
+_RULES = "reading the moderation rules"
+
+
+async def _read_rules_forever(container: Container) -> None:
+    """The moderation rules read again every SLYCHAT_REVOCATION_POLL: one changed on
+    another node is in effect here within that time."""
+    rules = container.moderation_rules
+    await every(container.settings.revocation_poll, rules.refresh, _RULES, log)
 
 
 def _tune_gc() -> None:
@@ -79,7 +93,7 @@ def _tune_gc() -> None:
 
 def create_app(settings: Settings, container: Container | None = None) -> Any:
     """Build the app; the container is closed when the ASGI lifespan ends."""
-    c = container or Container.build(settings)
+    container = container or Container.build(settings)
     origins: str | list[str] = "*" if "*" in settings.cors_origins else settings.cors_origins
     sio = Server(
         async_mode="asgi",
@@ -87,7 +101,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         # task per event, no per-socket lock); different sockets run concurrently.
         async_handlers=False,
         serializer=Packet,
-        client_manager=c.fanout,
+        client_manager=container.fanout,
         cors_allowed_origins=origins,
         transports=settings.transports,
         logger=False,
@@ -97,38 +111,73 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
         # attempts per address, and how long a connection may stay without a namespace.
         max_http_buffer_size=settings.max_packet_bytes,
         max_queued_packets=settings.max_queued_events,
-        admission=Admission(c.limits, settings.max_connections, settings.client_ip_header),
+        admission=Admission(container.limits, settings.max_connections, settings.client_ip_header),
         handshake_timeout=settings.handshake_timeout,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
     )
+    # The per-user cap counts engine.io connections, each until it closes.
+    sio.closed_hooks.append(container.presence.connection_closed)
     sio.register_namespace(DefaultNamespace())  # refuses every connection to `/`
-    presence = PresenceNamespace("/presence", c)
+    # The one emitter: of what the services commit (their event sink) and of every reply.
+    # What each /chat socket here was sent of its feed: no cursor handed to a socket held
+    # after a fan-out break goes past what it was sent (realtime/feed_order.py).
+    order = FeedOrder()
+    present = Presenter(
+        sio,
+        container.cursors,
+        container.media_store.url,
+        order.hold_of,
+        container.blocks.cache.blocks,
+    )
+    container.events.attach(present.publish)
+    presence = PresenceNamespace(PRESENCE_NAMESPACE, container, present)
     sio.register_namespace(presence)
-    chat = ChatNamespace("/chat", c)
+    chat = ChatNamespace(CHAT_NAMESPACE, container, present, order)
     sio.register_namespace(chat)
 
     async def presence_changed(kind: str, user: User, online: bool) -> None:
         try:
-            await presence.presence_changed(kind, user, online)
+            await container.presence.changed(kind, user, online)
+        except Unavailable:  # the database is away: its outage is logged, once
+            log.info("announcing a presence change of %s: the database is away", user.key)
         except Exception:  # one failed announcement must not stop the maintenance loop
             log.exception("announcing a presence change of %s failed", user.key)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         _tune_gc()
-        await c.registry.start()
-        await c.media_store.open()
-        await check_tokens(c, [presence, chat])  # the revocations in force, before serving
+        await container.cursors.load(container.db)  # a public-key setup's stored cursor key
+        await container.registry.start()
+        await container.media_store.open()
+        await check_tokens(container, [presence, chat])  # the revocations in force, before serving
+        await logged(container.blocks.refresh(), "reading the blocks in force", log)
+        await logged(container.moderation_rules.refresh(), _RULES, log)  # before serving too
         tasks = [
             # Each names itself in its log lines (`task=`).
-            asyncio.create_task(as_task("watch_tokens", watch_tokens(c, [presence, chat]))),
-            asyncio.create_task(as_task("media_sweep", _sweep_media_forever(c))),
-            asyncio.create_task(as_task("sync_prune", _prune_forever(c))),
-            asyncio.create_task(as_task("db_maintain", c.db.maintain())),
-            asyncio.create_task(as_task("presence", c.registry.run(presence_changed))),
+            asyncio.create_task(as_task("watch_tokens", watch_tokens(container, [presence, chat]))),
+            asyncio.create_task(as_task("moderation_rules", _read_rules_forever(container))),
+            asyncio.create_task(as_task("media_sweep", _sweep_media_forever(container))),
+            asyncio.create_task(as_task("sync_prune", _prune_forever(container))),
+            asyncio.create_task(as_task("db_maintain", container.db.maintain())),
+            asyncio.create_task(as_task("presence", container.registry.run(presence_changed))),
+            asyncio.create_task(as_task("blocks", container.blocks.listen())),
+            # A backstop for a notice lost between nodes (pub/sub keeps nothing).
+            asyncio.create_task(
+                as_task(
+                    "blocks_poll",
+                    every(
+                        container.settings.revocation_poll,
+                        container.blocks.refresh,
+                        "reading blocks",
+                        log,
+                    ),
+                )
+            ),
         ]
-        if c.webhooks is not None:  # SLYCHAT_WEBHOOK_URL: the sender, on the lease's holder
-            tasks.append(asyncio.create_task(as_task("webhooks", c.webhooks.run())))
-        # When the server begins to stop (slychat.serving): finish the events in flight,
+        if container.webhooks is not None:  # SLYCHAT_WEBHOOK_URL: the sender, on the lease's holder
+            tasks.append(asyncio.create_task(as_task("webhooks", container.webhooks.run())))
+        # When the server begins to stop (process/serving.py): finish the events in flight,
         # then send every client away to reconnect elsewhere.
         forget_drain = lifecycle.on_drain(lambda deadline: drain(sio.work, sio.eio, deadline))
         try:
@@ -140,18 +189,20 @@ def create_app(settings: Settings, container: Container | None = None) -> Any:
             # Their clean-up (a connection closed, a lease handed back) comes before the
             # storage and Redis clients they use are closed.
             await asyncio.wait(tasks, timeout=5)
-            await c.close()
+            await container.close()
 
     http = Starlette(
-        routes=routes(c, [presence, chat])
-        + upload_routes(c, chat.present)
-        + chat_routes(c, chat.present)
-        + admin_routes(c, chat.present)
-        + media_routes(c.media_store)
-        + dev_token_routes(c)  # dev mode only: nothing to route otherwise
+        routes=routes(container, [presence, chat])
+        + upload_routes(container, present)
+        + chat_routes(container, present)
+        + admin_routes(container, present)
+        + media_routes(container.media_store)
+        + dev_token_routes(container)  # dev mode only: nothing to route otherwise
         + contract_routes()  # /openapi.json, /asyncapi.json, /api/docs
+        + moderation_page_routes(settings)  # /moderation: every mode (it holds no secret)
         + demo_routes(settings),
         lifespan=lifespan,
+        exception_handlers={HTTPException: unrouted},
         middleware=[
             Middleware(
                 CORSMiddleware,

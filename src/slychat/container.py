@@ -5,32 +5,46 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from slychat.config import Settings
-from slychat.identity import Role
+from slychat.config.settings import Settings
+from slychat.domain.identity import Role
 from slychat.media.kinds import MediaKind
 from slychat.media.local import LocalMediaStore
 from slychat.media.s3 import S3MediaStore
 from slychat.media.store import MediaStore
-from slychat.realtime import fanout
+from slychat.moderation import ContactDetector
+from slychat.protocol import outbound as wire
+from slychat.protocol.cursors import CursorCodec
 from slychat.realtime.base import ConnectionRegistry
+from slychat.realtime.block_notices import BlockNotices, LocalBlockNotices, RedisBlockNotices
 from slychat.realtime.memory import MemoryRegistry
 from slychat.realtime.ratelimit import Limiter, MemoryLimiter, Rate, RedisLimiter
 from slychat.realtime.redis import RedisRegistry
+from slychat.server.fanout import LocalFanout, RedisFanout
 from slychat.services import auth
 from slychat.services.admin import AdminService
 from slychat.services.apikeys import ApiKeyService
 from slychat.services.auth import TokenService
+from slychat.services.block_cache import BlockCache
+from slychat.services.blocks import BlockService
 from slychat.services.chat_directory import ChatDirectory
+from slychat.services.chat_policies import ChatPolicies
 from slychat.services.chat_policy import NewChatPolicy
 from slychat.services.chats import ChatService
+from slychat.services.events import EventSink
 from slychat.services.limits import Limits, Rates
 from slychat.services.media import MediaLimits, MediaService
 from slychat.services.messages import MessageService
+from slychat.services.moderation import ModerationService
+from slychat.services.moderation_rules import ModerationRules
 from slychat.services.presence import PresenceService
+from slychat.services.recent_runs import RecentRuns
+from slychat.services.reports import ReportService
 from slychat.services.revocations import Revocations
-from slychat.services.sync import CursorCodec, SyncService
+from slychat.services.search import SearchService
+from slychat.services.suspensions import Suspensions
+from slychat.services.sync import SyncService
+from slychat.services.text_rules import ContactPolicy, TextRules
 from slychat.services.unread_notices import UnreadScanner
 from slychat.services.webhooks import WebhookService
 from slychat.storage.database import Database
@@ -46,17 +60,25 @@ class Container:
     registry: ConnectionRegistry
     tokens: TokenService
     revocations: Revocations
+    moderation_rules: ModerationRules  # compiled in memory, read again every revocation poll
     presence: PresenceService
     chats: ChatService
     messages: MessageService
     sync: SyncService
+    search: SearchService
     cursors: CursorCodec
     media_store: MediaStore
     media: MediaService
-    fanout: Any  # the Socket.IO client manager: in-process or Redis pub/sub
+    fanout: LocalFanout  # the Socket.IO client manager: in-process or Redis pub/sub
     limits: Limits
     apikeys: ApiKeyService
     admin: AdminService
+    blocks: BlockService
+    reports: ReportService
+    moderation: ModerationService
+    suspensions: Suspensions
+    # What the services committed, for the presenter to tell the clients (app.py attaches it).
+    events: EventSink
     webhooks: WebhookService | None = None  # SLYCHAT_WEBHOOK_URL set
 
     @classmethod
@@ -66,17 +88,28 @@ class Container:
             pool_size=settings.db_pool_size,
             pool_timeout=settings.db_pool_timeout,
             retries=settings.db_retries,
+            lock_timeout=settings.db_lock_timeout,
         )
         registry: ConnectionRegistry = (
-            RedisRegistry(settings.redis_url, settings.redis_prefix, settings.presence_ttl)
+            RedisRegistry(
+                settings.redis_url,
+                settings.redis_prefix,
+                settings.presence_ttl,
+                timeout=settings.redis_timeout,
+            )
             if settings.redis_url
             else MemoryRegistry()
         )
         tokens = tokens or token_service(settings)
-        presence = PresenceService(db, registry)
+        events = EventSink()
+        blocked = BlockCache()
+        presence = PresenceService(db, registry, events, blocked)
+        # SLYCHAT_CURSOR_SECRET, or derived from the JWT secret; without either (a public
+        # key only), the key the first node stored (CursorCodec.load, at start).
         cursor_key = (settings.cursor_secret or "").encode() or tokens.derive_key("sync-cursor")
         media_store = media_store_for(settings)
         limits = Limits(limiter_for(settings), rates_for(settings))
+        moderation_rules = ModerationRules(db)
         messages = MessageService(
             db,
             send_store_for(db, webhooks=bool(settings.webhook_url)),
@@ -90,9 +123,32 @@ class Container:
                 tuple(host.lower() for host in settings.media_hosts),
             ),
             limits,
+            TextRules(
+                settings.max_text_length,
+                ContactPolicy(settings.contact_policy),
+                ContactDetector(settings.contact_allowed_hosts),
+                settings.contact_mask,
+                rules=lambda: moderation_rules.current,
+            ),
+            settings.edit_window,
+            events,
+            ChatPolicies(db, settings.revocation_poll),
+            blocked,
+            RecentRuns(),
         )
+        reports = ReportService(
+            db,
+            # Snapshots show a message as its users were shown it.
+            lambda m: wire.message(m, None, media_store.url),
+            webhooks=bool(settings.webhook_url),
+        )
+        messages.on_masked = reports.masked
+        messages.on_flagged = lambda message, rule_ids, contacts: reports.flagged(
+            message, [moderation_rules.note_for(i) for i in rule_ids], contacts=contacts
+        )
+        suspensions = Suspensions(db)
         chats = ChatService(
-            db, settings.page_size, settings.chats_page_size, settings.list_budget_bytes
+            db, settings.page_size, settings.chats_page_size, settings.list_budget_bytes, events
         )
         return cls(
             settings=settings,
@@ -100,12 +156,18 @@ class Container:
             registry=registry,
             tokens=tokens,
             revocations=Revocations(db),
+            moderation_rules=moderation_rules,
             presence=presence,
             chats=chats,
             messages=messages,
             sync=SyncService(
-                db, settings.sync_retention, settings.sync_page_size, settings.list_budget_bytes
+                db,
+                settings.sync_retention,
+                settings.sync_page_size,
+                settings.list_budget_bytes,
+                events,
             ),
+            search=SearchService(db, settings.list_budget_bytes),
             cursors=CursorCodec(cursor_key),
             media_store=media_store,
             media=MediaService(
@@ -116,10 +178,15 @@ class Container:
                 upload_workdir(settings),
                 settings.media_sweep_grace,
             ),
-            fanout=fanout.manager(settings.redis_url, settings.redis_prefix),
+            fanout=fanout_for(settings),
             limits=limits,
             apikeys=ApiKeyService(db),
             admin=AdminService(db, chats, messages, media_store, settings.max_text_length),
+            blocks=BlockService(db, blocked, block_notices_for(settings), presence, events),
+            reports=reports,
+            moderation=ModerationService(db, messages, suspensions),
+            suspensions=suspensions,
+            events=events,
             webhooks=webhook_service_for(settings, db, presence),
         )
 
@@ -127,7 +194,9 @@ class Container:
         if self.webhooks is not None:  # hands its lease back: before the database closes
             await self.webhooks.close()
         await self.messages.writer.idle()  # the group commit's pending batch, committed
+        await self.reports.idle()  # automatic reports under way
         await self.registry.close()
+        await self.blocks.notices.close()
         await self.limits.limiter.close()
         self.media.close()
         await self.media_store.close()
@@ -197,11 +266,27 @@ def media_limits(settings: Settings) -> MediaLimits:
     )
 
 
+def fanout_for(settings: Settings) -> LocalFanout:
+    """Socket.IO emits: to this process's sockets, and through Redis pub/sub to the other
+    nodes' when Redis is configured."""
+    if settings.redis_url:
+        return RedisFanout(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
+    return LocalFanout()
+
+
+def block_notices_for(settings: Settings) -> BlockNotices:
+    """How the other nodes hear of a block: Redis pub/sub when configured; in one process,
+    nobody else needs to."""
+    if settings.redis_url:
+        return RedisBlockNotices(settings.redis_url, settings.redis_prefix)
+    return LocalBlockNotices()
+
+
 def limiter_for(settings: Settings) -> Limiter:
     """Rate-limit buckets: shared by every node through Redis when configured, else this
     process's own."""
     if settings.redis_url:
-        return RedisLimiter(settings.redis_url, settings.redis_prefix)
+        return RedisLimiter(settings.redis_url, settings.redis_prefix, settings.redis_timeout)
     return MemoryLimiter()
 
 

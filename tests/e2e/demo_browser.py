@@ -1,9 +1,9 @@
 """Headless Chromium for the demo page's tests: Debian's `chromium` (/usr/bin/chromium),
 driven by the Python `playwright` package without a browser download of its own.
 
-Locally the browser tests skip when Chromium, Playwright or the npm assets (socket.io-client
-copied into the package, axe-core) are missing, and say how to get them; with `CI=true`
-they fail instead (`make test` installs all three in CI).
+Locally the browser tests skip when Chromium, Playwright or the npm assets (the slychat-client
+package built and copied into the server's package, axe-core) are missing, and say how to
+get them; with `CI=true` they fail instead (`make test` installs all three in CI).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from tests.support import IN_CI, ROOT
+from tests.support import ROOT, unavailable
 
 if TYPE_CHECKING:
     from playwright.async_api import (
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
-CLIENT = ROOT / "src" / "slychat" / "static" / "demo" / "dist" / "socket.io.esm.min.js"
+CLIENT = ROOT / "src" / "slychat" / "static" / "demo" / "dist" / "slychat-client.js"
 ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1000, "height": 700}
 PHONE = {"width": 390, "height": 844}
@@ -56,23 +54,17 @@ _NETWORK_NOISE = (
 )
 
 
-def _unavailable(message: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def require_browser() -> None:
     """Chromium, Playwright and the npm assets, or skip (fail in CI) saying what is missing."""
     if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
-        _unavailable("the playwright package is missing: pip install -e '.[dev]'")
-    for path, what in ((CLIENT, "socket.io-client"), (AXE, "axe-core")):
+        unavailable("the playwright package is missing: pip install -e '.[dev]'")
+    for path, what in ((CLIENT, "clients/js, slychat-client"), (AXE, "axe-core")):
         if not path.is_file():
-            _unavailable(f"{path} is missing ({what} from web/package.json): run `make test`")
+            unavailable(f"{path} is missing ({what} from npm): run `make test`")
 
 
 @contextlib.asynccontextmanager

@@ -52,3 +52,26 @@ async def open_namespace(ws: ClientConnection, namespace: str, role: str, user_i
     """Send a Socket.IO CONNECT for `namespace` with a valid token (the answer is not read)."""
     auth: dict[str, Any] = {"token": token(role, user_id)}
     await ws.send(f"40{namespace},{json.dumps(auth)}")
+
+
+async def next_packet(ws: ClientConnection, timeout: float = 10.0) -> str | bytes:
+    """The next frame that is not a PING, each PING answered with a PONG as clients do."""
+    while True:
+        frame = await asyncio.wait_for(ws.recv(), timeout)
+        if frame != "2":
+            return frame
+        await ws.send("3")
+
+
+async def answer_pings_until_closed(ws: ClientConnection, timeout: float = 10.0) -> list[Any]:
+    """Answer every PING until the server closes the connection; the frames it sent (a
+    TimeoutError if it stays open `timeout` seconds in all)."""
+    frames: list[Any] = []
+    async with asyncio.timeout(timeout):
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frame = await ws.recv()
+                frames.append(frame)
+                if frame == "2":
+                    await ws.send("3")
+    return frames

@@ -19,8 +19,16 @@ from tests import media_files
 from tests.conftest import UserFactory
 from tests.e2e.media_support import File, fetch, files_under, key_of, upload
 from tests.support import ROOT, Client, Server, http_refusal, new_chat_fields, next_id, token
+from tests.support.chat import send
 
-ALL_SCOPES = ("chats:read", "chats:write", "chats:export", "users:erase")
+ALL_SCOPES = (
+    "chats:read",
+    "chats:write",
+    "chats:export",
+    "users:erase",
+    "moderation:read",
+    "moderation:write",
+)
 UNKNOWN_ID = "f" * 24
 
 
@@ -72,23 +80,14 @@ async def admin(
         )
 
 
-async def send(sender: Client, product: str, recipient: Client, text: str) -> dict[str, Any]:
-    ack = await sender.call(
-        "sendMessage",
-        {"productId": product, "recipientId": recipient.id, "text": text, **new_chat_fields()},
-    )
-    assert ack["error"] is False, ack
-    return dict(ack["data"])
-
-
 async def chat_of(connect: UserFactory, count: int = 1) -> tuple[Client, Client, str, str]:
     """A customer and a vendor, online, with a chat the customer started: `count` messages."""
     customer = await connect("customer")
     vendor = await connect("vendor")
     product = f"p-{next_id()}"
-    first = await send(customer, product, vendor, "hello 1")
+    first = await send(customer, product, vendor.id, "hello 1", new=True)
     for i in range(2, count + 1):
-        await send(customer, product, vendor, f"hello {i}")
+        await send(customer, product, vendor.id, f"hello {i}", new=True)
     return customer, vendor, product, first["chatId"]
 
 
@@ -109,6 +108,9 @@ async def test_every_bad_key_is_401_and_a_missing_scope_403(
     wrong = f"slyk_{key_id}_{'A' * len(secret)}"
     for bad in (None, "Bearer", "slyk_nonsense", f"slyk_{UNKNOWN_ID}_{secret}", wrong):
         http_refusal(await admin(server, "GET", path, bad), 401)
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        for raw in (f"Bearer {key}\u00e9".encode("latin-1"), f"Bearer {key[:-1]}\u00fc".encode()):
+            http_refusal(await http.get(path, headers={b"Authorization": raw}), 401)
     # A user's JWT is not an API key, whoever the user is.
     http_refusal(await admin(server, "GET", path, token("customer", customer.id)), 401)
     http_refusal(await admin(server, "GET", path, token("admin", 1)), 401)
@@ -159,6 +161,29 @@ async def test_the_cli_lists_keys_without_their_secrets(server: Server) -> None:
     unknown = cli(server, "apikey", "create", "--name", "x", "--scope", "chats:everything")
     assert unknown.returncode == 2
     assert "chats:everything" in unknown.stderr
+
+
+async def test_the_cli_lists_keys_in_aligned_columns(server: Server) -> None:
+    """Each cell starts where its column's heading does, whatever the lengths of the names
+    and scopes before it (the revoked key's time included)."""
+    made = [
+        create_key(server, "chats:read", name="a"),
+        create_key(server, "chats:read", "chats:write", "users:erase", name="a much longer name"),
+    ]
+    revoked = made[0].split("_")[1]
+    assert cli(server, "apikey", "revoke", revoked).returncode == 0
+    done = cli(server, "apikey", "list")
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    starts = [m.start() for m in re.finditer(r"(?<!\S)\S+(?: \S+)*", header)]
+    assert header.split() == ["id", "name", "scopes", "created", "last", "used", "revoked"]
+    assert len(starts) == 6
+    for row in rows:
+        for start in starts:
+            assert row[start] != " ", (header, row)
+            assert row[start - 1 : start] in ("", " "), (header, row)
+    [row] = [row for row in rows if row.startswith(revoked)]
+    assert row[starts[-1] :].endswith("Z")  # the time it was revoked, in its column
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -387,8 +412,8 @@ async def test_an_export_holds_every_message_deleted_ones_marked(
     server: Server, connect: UserFactory, key: str
 ) -> None:
     customer, vendor, product, chat_id = await chat_of(connect, count=3)
-    await send(vendor, product, customer, "answer")
-    oops = await send(customer, product, vendor, "oops")
+    await send(vendor, product, customer.id, "answer", new=True)
+    oops = await send(customer, product, vendor.id, "oops", new=True)
     deleted = await customer.call("deleteMessage", {"messageId": oops["id"]})
     assert deleted["error"] is False
     await vendor.call("markAsRead", {"chatId": chat_id})
@@ -410,13 +435,38 @@ async def test_an_export_holds_every_message_deleted_ones_marked(
     http_refusal(await admin(server, "GET", f"/api/v1/admin/chats/{UNKNOWN_ID}/export", key), 404)
 
 
+async def test_an_export_lists_every_earlier_version_of_an_edited_message(
+    server: Server, connect: UserFactory, key: str
+) -> None:
+    """What moderators see and clients never do: each text an edit replaced, oldest first."""
+    customer, vendor, product, chat_id = await chat_of(connect, count=1)
+    m = await send(customer, product, vendor.id, "pay me outside", new=True)
+    for text in ("pay me here", "all good"):
+        ack = await customer.call("editMessage", {"messageId": m["id"], "text": text})
+        assert ack["error"] is False, ack
+    response = await admin(server, "GET", f"/api/v1/admin/chats/{chat_id}/export", key)
+    assert response.status_code == 200, response.text
+    exported = {x["id"]: x for x in response.json()["data"]["messages"]}
+    edited = exported[m["id"]]
+    assert edited["text"] == "all good"
+    versions = edited["versions"]
+    assert [(v["version"], v["text"]) for v in versions] == [
+        (1, "pay me outside"),
+        (2, "pay me here"),
+    ]
+    assert versions[0]["writtenAt"] == m["timestamp"]
+    assert versions[0]["replacedAt"] == versions[1]["writtenAt"]
+    assert versions[1]["replacedAt"] == edited["editedAt"]
+    assert all(x["versions"] == [] for i, x in exported.items() if i != m["id"])
+
+
 async def send_many(customer: Client, product: str, vendor: Client, count: int) -> None:
     """`count` messages emitted without waiting, then one acked ("last"): when its ack
     comes, every one before it is stored, in order."""
     for i in range(count):
         payload = {"productId": product, "recipientId": vendor.id, "text": f"n{i}"}
         await customer.emit("sendMessage", payload)
-    await send(customer, product, vendor, "last")
+    await send(customer, product, vendor.id, "last", new=True)
 
 
 async def test_an_export_of_a_long_chat_is_complete(
@@ -459,7 +509,7 @@ async def test_erasing_a_user_leaves_tombstones_and_removes_their_files(
     server: Server, connect: UserFactory, key: str
 ) -> None:
     customer, vendor, product, chat_id = await chat_of(connect, count=2)
-    await send(vendor, product, customer, "the vendor's own words")
+    await send(vendor, product, customer.id, "the vendor's own words", new=True)
     response = await upload(
         server,
         "send-image",
@@ -478,7 +528,7 @@ async def test_erasing_a_user_leaves_tombstones_and_removes_their_files(
     assert files <= files_under(server.media_dir)
     # Another chat of the customer's, with another vendor.
     other = await connect("vendor")
-    await send(customer, f"p-{next_id()}", other, "second chat")
+    await send(customer, f"p-{next_id()}", other.id, "second chat", new=True)
 
     response = await admin(server, "DELETE", f"/api/v1/admin/users/CUSTOMER/{customer.id}", key)
     assert response.status_code == 200, response.text
@@ -532,7 +582,7 @@ async def test_erasing_a_vendor_clears_their_store_fields(
     server: Server, connect: UserFactory, key: str
 ) -> None:
     customer, vendor, product, chat_id = await chat_of(connect)
-    reply = await send(vendor, product, customer, "in stock")
+    reply = await send(vendor, product, customer.id, "in stock", new=True)
     response = await admin(server, "DELETE", f"/api/v1/admin/users/VENDOR/{vendor.id}", key)
     assert response.json()["data"]["messagesErased"] == 1
     deleted = await customer.wait("messageDeleted")

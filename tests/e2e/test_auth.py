@@ -4,8 +4,6 @@ refusals (`connect_error` with `{error, message, statusCode: 401}`) for bad toke
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import hashlib
 import hmac
 import json
@@ -13,30 +11,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support import SECRET, RawClient, Server, next_id, token
+from tests.support import SECRET, RawClient, Server, b64url, next_id, rs256, rsa_keys, token
 
 BOTH = ("/presence", "/chat")
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def handmade(claims: dict[str, Any], alg: str, secret: str = SECRET) -> str:
     """A JWT built by hand (for algorithms PyJWT would not sign with here)."""
-    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
-    body = _b64(json.dumps(claims).encode())
+    header = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
     signing_input = f"{header}.{body}".encode()
     digests = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}
     signature = (
         ""
         if alg == "none"
-        else _b64(hmac.new(secret.encode(), signing_input, digests[alg]).digest())
+        else b64url(hmac.new(secret.encode(), signing_input, digests[alg]).digest())
     )
     return f"{header}.{body}.{signature}"
 
@@ -152,7 +143,7 @@ async def test_digit_string_user_ids_are_normalised(
 async def test_integer_user_ids_in_sub_are_accepted(
     server: Server, raw_client: Callable[[], RawClient], shape: Callable[[int], dict[str, Any]]
 ) -> None:
-    """PROTOCOL.md: user ids are integers (digit strings are also accepted)."""
+    """docs/protocol.md: user ids are integers (digit strings are also accepted)."""
     user_id = next_id()
     p = raw_client()
     assert await p.connect(server.url, BOTH, auth={"token": handmade_hs256(shape(user_id))}), (
@@ -254,6 +245,16 @@ def _bad_tokens() -> dict[str, Callable[[int], Any]]:
         "lifetime-too-long": lambda uid: {"token": token("customer", uid, ttl=31 * 86400)},
         "jti-too-long": lambda uid: {"token": token("customer", uid, jti="j" * 256)},
         "jti-not-a-string": lambda uid: {"token": token("customer", uid, jti=12345)},
+        # times are JSON integers: PyJWT alone takes floats and digit strings
+        "iat-a-float": lambda uid: {"token": token("customer", uid, iat=time.time())},
+        "iat-a-digit-string": lambda uid: {
+            "token": token("customer", uid, iat=str(int(time.time())))
+        },
+        "exp-a-float": lambda uid: {"token": token("customer", uid, exp=time.time() + 600.5)},
+        "exp-a-digit-string": lambda uid: {
+            "token": token("customer", uid, exp=str(int(time.time()) + 600))
+        },
+        "nbf-a-float": lambda uid: {"token": token("customer", uid, nbf=time.time() - 10)},
         # hostile shapes: the auth payload and the token may be anything at all
         "auth-a-list": lambda _uid: ["token"],
         "auth-a-string": lambda _uid: "not-a-dict",
@@ -363,38 +364,15 @@ async def test_admin_is_refused_on_chat_but_accepted_on_presence(
 # --- public-key configurations ------------------------------------------------------------------
 
 
-@functools.cache
-def rsa_keys() -> tuple[str, str]:
-    """(private PEM, public PEM) of an RSA key made for this test session."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-def rs256(role: str, user_id: int) -> str:
-    now = int(time.time())
-    claims = {"iat": now, "exp": now + 3600, "sub": str(user_id), "role": role}
-    return jwt.encode(claims, rsa_keys()[0], algorithm="RS256")
-
-
 def forged_with_public_key(role: str, user_id: int) -> str:
     """The algorithm-confusion attack: HS256 "signed" with the server's public key."""
     now = int(time.time())
     claims = {"iat": now, "exp": now + 3600, "sub": str(user_id), "role": role}
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = _b64(json.dumps(claims).encode())
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
     signing_input = f"{header}.{body}".encode()
     signature = hmac.new(rsa_keys()[1].encode(), signing_input, hashlib.sha256).digest()
-    return f"{header}.{body}.{_b64(signature)}"
+    return f"{header}.{body}.{b64url(signature)}"
 
 
 SHORT = 4.0  # these servers answer on loopback at once; a hang fails within this

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
 
 from slychat.app import create_app
-from slychat.config import Settings
-from slychat.transport.chat import ChatNamespace
-from slychat.transport.presence import PresenceNamespace
+from slychat.config.settings import Settings
+from slychat.sockets.chat import ChatNamespace
+from slychat.sockets.presence import PresenceNamespace
 from tests import media_files
 from tests.e2e.media_support import File, multipart
 from tests.e2e.test_bad_input import (  # noqa: F401  (fixtures)
@@ -37,6 +37,7 @@ from tests.e2e.test_bad_input import (  # noqa: F401  (fixtures)
 from tests.support import SECRET, Server, new_chat_fields, token
 
 Check = Callable[[World, AsyncEngine, Server], Awaitable[None]]
+RULES = "/api/v1/admin/moderation/rules"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,23 @@ def public(method: str, path: str) -> Check:
     return check
 
 
+async def _block_concerns_only_the_caller(w: World, engine: AsyncEngine, _server: Server) -> None:
+    """The stranger blocks the chat's vendor, then lifts it: the chat and its parties are
+    untouched, and nobody but the stranger hears of it."""
+    before = await snapshot(engine, *w.involved())
+    others = [x for x in w.everyone() if x is not w.c]
+    marks = {id(x): len(x.events) for x in others}
+    target = {"userId": w.b.id, "userType": "VENDOR"}
+    for event in ("blockUser", "unblockUser"):
+        ack = await w.c.call(event, target)
+        assert ack["error"] is False, ack
+        await w.c.wait("blockedUsers")
+    await asyncio.sleep(0.3)
+    assert await snapshot(engine, *w.involved()) == before
+    for x in others:
+        assert x.events[marks[id(x)] :] == [], f"{x.role} {x.id} heard of the stranger's block"
+
+
 def _chat(w: World) -> Any:
     return {"chatId": w.chat_id}
 
@@ -154,7 +172,48 @@ ROWS = [
             "y",
         ),
     ),
+    Row(
+        "/chat editMessage",
+        refused("/chat editMessage", lambda w: {"messageId": w.a_message, "text": "x"}, 403, "c"),
+    ),
+    Row(
+        "/chat searchMessages",
+        refused(
+            "/chat searchMessages", lambda w: {"query": "hello", "chatId": w.chat_id}, 403, "c"
+        ),
+    ),
+    Row(
+        "/chat addReaction",
+        refused("/chat addReaction", lambda w: {"messageId": w.a_message, "emoji": "👍"}, 403, "c"),
+    ),
+    Row(
+        "/chat removeReaction",
+        refused("/chat removeReaction", lambda w: {"messageId": w.a_message}, 403, "c"),
+    ),
+    Row(
+        "/chat updateChatSettings",
+        refused("/chat updateChatSettings", lambda w: _chat(w) | {"archived": True}, 403, "c"),
+    ),
+    Row(
+        "/chat reportMessage",
+        refused(
+            "/chat reportMessage", lambda w: {"messageId": w.a_message, "reason": "spam"}, 403, "c"
+        ),
+    ),
+    Row(
+        "/chat reportUser",
+        refused(
+            "/chat reportUser",
+            lambda w: {"userId": w.b.id, "userType": "VENDOR", "reason": "scam"} | _chat(w),
+            403,
+            "c",
+        ),
+    ),
     Row("/chat typing", refused("/chat typing", _as_vendor_y, 403, "y")),
+    # Anyone may block a counterpart: it concerns only the caller, tells nobody else.
+    Row("/chat blockUser", _block_concerns_only_the_caller),
+    Row("/chat unblockUser", _block_concerns_only_the_caller),
+    Row("/chat getBlockedUsers", reveals_nothing("/chat getBlockedUsers", {}, "blockedUsers")),
     Row("/chat stoppedTyping", refused("/chat stoppedTyping", _as_vendor_y, 403, "y")),
     Row("/chat syncMessages", _sync_resets),
     Row("/chat getUserChats", reveals_nothing("/chat getUserChats", {}, "userChats")),
@@ -186,6 +245,10 @@ ROWS = [
     ),
     Row("GET /api/v1/chat", http_reveals_nothing("/api/v1/chat")),
     Row(
+        "GET /api/v1/messages/search",
+        http_refused("GET", lambda w: f"/api/v1/messages/search?q=hello&chatId={w.chat_id}", 403),
+    ),
+    Row(
         "GET /api/v1/chat/{productId:path}/{vendorId}/{customerId}",
         http_refused("GET", lambda w: f"/api/v1/chat/{w.product}/{w.b.id}/{w.a.id}", 403),
     ),
@@ -199,6 +262,7 @@ ROWS = [
         http_refused("GET", f"/media/{secrets.token_urlsafe(24)}.jpg", 404),
     ),
     Row("GET /", public("GET", "/")),  # the demo page, or a page pointing at the docs
+    Row("GET /favicon.svg", public("GET", "/favicon.svg")),  # the server's icon
     Row("GET /healthz", public("GET", "/healthz")),
     Row("GET /readyz", public("GET", "/readyz")),
     Row("GET /metrics", public("GET", "/metrics")),
@@ -206,6 +270,9 @@ ROWS = [
     Row("GET /openapi.json", public("GET", "/openapi.json")),
     Row("GET /asyncapi.json", public("GET", "/asyncapi.json")),
     Row("GET /api/docs", public("GET", "/api/docs")),
+    # The moderation console's page: no data in it (the API it calls takes API keys only).
+    Row("GET /moderation", public("GET", "/moderation")),
+    Row("GET /favicon.svg", public("GET", "/favicon.svg")),  # the pages' icon
     # The admin API takes API keys only: a user's JWT is not one (401), whoever they are.
     Row(
         "GET /api/v1/admin/users/{userType}/{userId}/chats",
@@ -217,6 +284,10 @@ ROWS = [
     ),
     Row("POST /api/v1/admin/chats", http_refused("POST", "/api/v1/admin/chats", 401)),
     Row(
+        "PUT /api/v1/admin/chats/{chatId}/contact-policy",
+        http_refused("PUT", lambda w: f"/api/v1/admin/chats/{w.chat_id}/contact-policy", 401),
+    ),
+    Row(
         "POST /api/v1/admin/chats/{chatId}/messages",
         http_refused("POST", lambda w: f"/api/v1/admin/chats/{w.chat_id}/messages", 401),
     ),
@@ -227,6 +298,37 @@ ROWS = [
     Row(
         "DELETE /api/v1/admin/users/{userType}/{userId}",
         http_refused("DELETE", lambda w: f"/api/v1/admin/users/CUSTOMER/{w.a.id}", 401),
+    ),
+    Row("GET /api/v1/admin/moderation/rules", http_refused("GET", RULES, 401)),
+    Row("POST /api/v1/admin/moderation/rules", http_refused("POST", RULES, 401)),
+    Row(
+        "DELETE /api/v1/admin/moderation/rules/{id}",
+        http_refused("DELETE", f"{RULES}/{'f' * 24}", 401),
+    ),
+    Row("GET /api/v1/admin/reports", http_refused("GET", "/api/v1/admin/reports", 401)),
+    Row(
+        "GET /api/v1/admin/reports/{reportId}",
+        http_refused("GET", f"/api/v1/admin/reports/{'f' * 24}", 401),
+    ),
+    Row(
+        "POST /api/v1/admin/reports/{reportId}/resolve",
+        http_refused("POST", f"/api/v1/admin/reports/{'f' * 24}/resolve", 401),
+    ),
+    Row(
+        "GET /api/v1/admin/reports/{reportId}/media/{mediaId}",
+        http_refused("GET", f"/api/v1/admin/reports/{'f' * 24}/media/{'f' * 24}", 401),
+    ),
+    Row(
+        "POST /api/v1/admin/users/{userType}/{userId}/suspend",
+        http_refused("POST", lambda w: f"/api/v1/admin/users/CUSTOMER/{w.a.id}/suspend", 401),
+    ),
+    Row(
+        "GET /api/v1/admin/users/{userType}/{userId}/suspend",
+        http_refused("GET", lambda w: f"/api/v1/admin/users/CUSTOMER/{w.a.id}/suspend", 401),
+    ),
+    Row(
+        "DELETE /api/v1/admin/users/{userType}/{userId}/suspend",
+        http_refused("DELETE", lambda w: f"/api/v1/admin/users/CUSTOMER/{w.a.id}/suspend", 401),
     ),
 ]
 

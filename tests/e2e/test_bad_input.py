@@ -1,4 +1,4 @@
-"""Bad input on every client event (PROTOCOL.md "Wire basics"): the caller gets an
+"""Bad input on every client event (docs/protocol.md, "Errors"): the caller gets an
 `appError` and the same object as its ack, storage is unchanged, and nobody else notices.
 
 The cases below share one set of connected users per backend (`world`), because a bad
@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.conftest import UserFactory
-from tests.support import Client, Server, new_chat_fields, next_id
+from tests.support import Client, Server, new_chat_fields, next_id, speaks_the_protocol
 
 # After a bad event every other client makes a round trip on its own connection, which
 # flushes anything the server emitted to it while handling the event (one connection
@@ -39,6 +39,26 @@ _SNAPSHOT = {
         f"SELECT * FROM messages WHERE chat_id IN (SELECT id FROM chats WHERE {_CHATS_OF})"
         " ORDER BY chat_id, seq"
     ),
+    # What edits, reactions and settings keep beside the messages.
+    "message_versions": (
+        "SELECT * FROM message_versions WHERE message_id IN (SELECT id FROM messages WHERE"
+        f" chat_id IN (SELECT id FROM chats WHERE {_CHATS_OF})) ORDER BY message_id, version"
+    ),
+    "message_reactions": (
+        "SELECT * FROM message_reactions WHERE message_id IN (SELECT id FROM messages WHERE"
+        f" chat_id IN (SELECT id FROM chats WHERE {_CHATS_OF}))"
+        " ORDER BY message_id, user_type, user_id"
+    ),
+    "chat_settings": (
+        f"SELECT * FROM chat_settings WHERE chat_id IN (SELECT id FROM chats WHERE {_CHATS_OF})"
+        " ORDER BY chat_id, user_type, user_id"
+    ),
+    # Reports about their chats or about them: a refused report stores none.
+    "reports": (
+        f"SELECT * FROM reports WHERE target_chat_id IN (SELECT id FROM chats WHERE {_CHATS_OF})"
+        " OR (target_user_type = 'CUSTOMER' AND target_user_id IN :customers)"
+        " OR (target_user_type = 'VENDOR' AND target_user_id IN :vendors) ORDER BY id"
+    ),
     "last_seen": (
         "SELECT * FROM last_seen WHERE (user_type = 'CUSTOMER' AND user_id IN :customers)"
         " OR (user_type = 'VENDOR' AND user_id IN :vendors) ORDER BY user_type, user_id"
@@ -50,7 +70,8 @@ async def snapshot(
     engine: AsyncEngine, customers: list[int], vendors: list[int]
 ) -> dict[str, list[dict[str, Any]]]:
     """Every stored row about these users: their chats, those chats' messages (tombstones
-    included) and their lastSeen."""
+    included) with their versions and reactions, the chats' settings, reports about them
+    or their chats, and their lastSeen."""
     out: dict[str, list[dict[str, Any]]] = {}
     async with engine.connect() as conn:
         for name, sql in _SNAPSHOT.items():
@@ -183,8 +204,57 @@ class Case:
     ns: str = "/chat"
 
 
+# Hostile values every case table below also tries (tests/strategies.py has the same kinds
+# for the fuzz tests): numbers of every size and type, digit strings int() would read but
+# the protocol does not, and strings no column can hold.
+NOT_USER_IDS: dict[str, Any] = {
+    "false": False,
+    "whole-float": 7.0,
+    "1e300": 1e300,
+    "2^63": 2**63,
+    "below-bigint": -(2**63) - 1,
+    "10^30": 10**30,
+    "minus-10^30": -(10**30),
+    "5000-digits": "9" * 5000,
+    "arabic-indic-digits": "\u0661\u0662",
+    "superscript-digit": "\u00b2",
+    "exponent-string": "1e3",
+    "hex-string": "0x10",
+    "underscored-string": "1_000",
+    "decimal-string": "7.0",
+    "signed-string": "-7",
+    "lone-surrogate": "\ud800",
+    "nul-in-digits": "1\x002",
+}
+NOT_LIMITS: dict[str, Any] = {
+    "digit-string": "5",
+    "whole-float": 5.0,
+    "2^63": 2**63,
+    "10^30": 10**30,
+    "minus-10^30": -(10**30),
+    "1e300": 1e300,
+    "lone-surrogate": "\ud800",
+}
+# Ids no column can hold (400), or that name nothing (404).
+ODD_IDS: dict[str, tuple[Any, int | tuple[int, ...]]] = {
+    "lone-surrogate": ("\ud800", 400),
+    "nul": ("6b05\x006235", 400),
+    "65-chars": ("f" * 65, 400),
+    "astral": ("\U0001f600" * 4, 404),
+    "rtl-override": ("\u202e" + "f" * 23, 404),
+    "combining": ("e\u0301" * 10, 404),
+    "zero-width": ("\u200b" * 8, 404),
+}
+
+
 def _const(value: Any) -> Payload:
     return lambda _w: value
+
+
+def _bound(value: Any, build: Callable[[World, Any], Any]) -> Payload:
+    """The payload `build(w, value)`, the value bound now (a comprehension's loop variable)
+    rather than read when the case runs; typed, where a `v=value` default is not."""
+    return lambda w: build(w, value)
 
 
 def _not_objects(event: str, ns: str = "/chat") -> list[Case]:
@@ -203,14 +273,21 @@ def _chat_ref(w: World, **fields: Any) -> dict[str, Any]:
 
 def _bad_ref_types(event: str, **extra: Any) -> list[Case]:
     """Malformed productId / recipientId / chatId, each otherwise naming the a-b chat."""
-    bad_recipients = {"abc": "abc", "true": True, "float": 1.5, "list": [1], "negative": -1}
+    bad_recipients = {
+        "abc": "abc",
+        "true": True,
+        "float": 1.5,
+        "list": [1],
+        "negative": -1,
+        **NOT_USER_IDS,
+    }
     bad_products = {"object": {}, "true": True, "empty": "", "blank": "   ", "list": ["p"]}
     bad_chat_ids = {"int": 123, "true": True, "object": {}, "empty": "", "list": ["x"]}
     cases = [
         Case(
             f"{event}-recipientId-{name}",
             event,
-            lambda w, v=value: _chat_ref(w, recipientId=v, **extra),
+            _bound(value, lambda w, v: _chat_ref(w, recipientId=v, **extra)),
         )
         for name, value in bad_recipients.items()
     ]
@@ -218,13 +295,22 @@ def _bad_ref_types(event: str, **extra: Any) -> list[Case]:
         Case(
             f"{event}-productId-{name}",
             event,
-            lambda w, v=value: _chat_ref(w, productId=v, **extra),
+            _bound(value, lambda w, v: _chat_ref(w, productId=v, **extra)),
         )
         for name, value in bad_products.items()
     ]
     cases += [
-        Case(f"{event}-chatId-{name}", event, lambda _w, v=value: {"chatId": v, **extra})
+        Case(f"{event}-chatId-{name}", event, _bound(value, lambda _w, v: {"chatId": v, **extra}))
         for name, value in bad_chat_ids.items()
+    ]
+    cases += [
+        Case(
+            f"{event}-chatId-{name}",
+            event,
+            _bound(value, lambda _w, v: {"chatId": v, **extra}),
+            status,
+        )
+        for name, (value, status) in ODD_IDS.items()
     ]
     return cases
 
@@ -282,7 +368,7 @@ JOIN_CHAT = [
         Case(
             f"joinChat-limit-{name}",
             "joinChat",
-            lambda w, v=value: {"chatId": w.chat_id, "limit": v},
+            _bound(value, lambda w, v: {"chatId": w.chat_id, "limit": v}),
         )
         for name, value in {
             "0": 0,
@@ -291,15 +377,25 @@ JOIN_CHAT = [
             "float": 1.5,
             "true": True,
             "negative": -1,
+            **NOT_LIMITS,
         }.items()
     ),
     *(
         Case(
             f"joinChat-before-{name}",
             "joinChat",
-            lambda w, v=value: {"chatId": w.chat_id, "before": v},
+            _bound(value, lambda w, v: {"chatId": w.chat_id, "before": v}),
         )
-        for name, value in {"0": 0, "negative": -5, "object": {}, "list": [1], "true": True}.items()
+        for name, value in {
+            "0": 0,
+            "negative": -5,
+            "object": {},
+            "list": [1],
+            "true": True,
+            "float": 1.5,
+            "65-chars": "b" * 65,  # its message named the validator's internals
+            "empty": "",
+        }.items()
     ),
     # Not a seq any chat can reach (nor a BIGINT).
     Case(
@@ -345,6 +441,7 @@ def _chat_list_cases(event: str) -> list[Case]:
                 "float": 1.5,
                 "true": True,
                 "negative": -1,
+                **NOT_LIMITS,
             }.items()
         ),
         Case(f"{event}-before-int", event, _const({"before": 123})),
@@ -393,7 +490,7 @@ SEND_MESSAGE = [
         Case(
             f"sendMessage-recipientId-{name}",
             "sendMessage",
-            lambda w, v=value: _send(w, recipientId=v),
+            _bound(value, lambda w, v: _send(w, recipientId=v)),
         )
         for name, value in {
             "abc": "abc",
@@ -403,11 +500,14 @@ SEND_MESSAGE = [
             "object": {},
             "negative": -1,
             "huge": 2**64,
+            **NOT_USER_IDS,
         }.items()
     ),
     *(
         Case(
-            f"sendMessage-productId-{name}", "sendMessage", lambda w, v=value: _send(w, productId=v)
+            f"sendMessage-productId-{name}",
+            "sendMessage",
+            _bound(value, lambda w, v: _send(w, productId=v)),
         )
         for name, value in {
             "object": {},
@@ -418,7 +518,9 @@ SEND_MESSAGE = [
         }.items()
     ),
     *(
-        Case(f"sendMessage-text-{name}", "sendMessage", lambda w, v=value: _send(w, text=v))
+        Case(
+            f"sendMessage-text-{name}", "sendMessage", _bound(value, lambda w, v: _send(w, text=v))
+        )
         for name, value in {
             "int": 123,
             "true": True,
@@ -467,7 +569,7 @@ SEND_MESSAGE = [
         Case(
             f"sendMessage-clientMessageId-{name}",
             "sendMessage",
-            lambda w, v=value: _send(w, clientMessageId=v),
+            _bound(value, lambda w, v: _send(w, clientMessageId=v)),
         )
         for name, value in {"int": 123, "empty": "", "list": ["c-1"], "too-long": "c" * 129}.items()
     ),
@@ -476,7 +578,7 @@ SEND_MESSAGE = [
         Case(
             f"sendMessage-new-chat-without-{name}",
             "sendMessage",
-            lambda w, n=name: _send_new(w, **{n: None}),
+            _bound(name, lambda w, n: _send_new(w, **{n: None})),
         )
         for name in ("productName", "storeName", "customerName")
     ),
@@ -484,7 +586,7 @@ SEND_MESSAGE = [
         Case(
             f"sendMessage-new-chat-empty-{name}",
             "sendMessage",
-            lambda w, n=name: _send_new(w, **{n: ""}),
+            _bound(name, lambda w, n: _send_new(w, **{n: ""})),
         )
         for name in ("productName", "storeName", "customerName")
     ),
@@ -523,7 +625,7 @@ DELETE_MESSAGE = [
         Case(
             f"deleteMessage-messageId-{name}",
             "deleteMessage",
-            lambda w, v=value: _delete(w, messageId=v),
+            _bound(value, lambda w, v: _delete(w, messageId=v)),
         )
         for name, value in {
             "int": 123,
@@ -532,6 +634,15 @@ DELETE_MESSAGE = [
             "list": ["x"],
             "object": {},
         }.items()
+    ),
+    *(
+        Case(
+            f"deleteMessage-messageId-{name}",
+            "deleteMessage",
+            _bound(value, lambda w, v: _delete(w, messageId=v)),
+            status,
+        )
+        for name, (value, status) in ODD_IDS.items()
     ),
     Case("deleteMessage-recipientId-abc", "deleteMessage", lambda w: _delete(w, recipientId="abc")),
     Case("deleteMessage-recipientId-float", "deleteMessage", lambda w: _delete(w, recipientId=1.5)),
@@ -614,7 +725,68 @@ TYPING = _typing_cases("typing")
 STOPPED_TYPING = _typing_cases("stoppedTyping")
 
 
-def _presence(event_id: str, payload: Payload, status: int = 400, actor: str = "a") -> Case:
+def _search(
+    name: str, payload: Payload | None, status: int | tuple[int, ...] = 400, **kw: Any
+) -> Case:
+    return Case(f"searchMessages-{name}", "searchMessages", payload, status, **kw)
+
+
+SEARCH_MESSAGES = [
+    _search("no-payload", NO_PAYLOAD),
+    _search("empty-object", _const({})),
+    *_not_objects("searchMessages"),
+    *(
+        _search(f"query-{name}", _const({"query": value}))
+        for name, value in {
+            "empty": "",
+            "one-letter": "h",
+            "one-letter-padded": "  h  ",
+            "only-punctuation": "?!",
+            "only-operators": '"*" () &| !:* <->',
+            "201-chars": "h" * 201,
+            "null": None,
+            "int": 12,
+            "list": ["hello"],
+            "lone-surrogate": "he\ud800llo",
+            "nul": "hel\x00lo",
+        }.items()
+    ),
+    *(
+        _search(f"limit-{name}", _const({"query": "hello", "limit": value}))
+        for name, value in {"zero": 0, "51": 51, "negative": -1, **NOT_LIMITS}.items()
+    ),
+    *(
+        _search(f"before-{name}", _const({"query": "hello", "before": value}))
+        for name, value in {
+            "garbage": "next-page-please",
+            "forged": "v1.c2VhcmNoOkNVU1RPTUVSOjE6MToxMjM.AAAAAAAAAAAAAAAAAAAAAA",
+            "empty": "",
+            "int": 5,
+            "257-chars": "v" * 257,
+        }.items()
+    ),
+    _search(
+        "before-a-sync-cursor",
+        lambda w: {"query": "hello", "before": w.a.received("userChats")[0]["syncCursor"]},
+    ),
+    _search("chatId-unknown", _const({"query": "hello", "chatId": UNKNOWN_ID}), 404),
+    _search("chatId-int", _const({"query": "hello", "chatId": 5})),
+    _search(
+        "chatId-of-others-third-customer",
+        lambda w: {"query": "hello", "chatId": w.chat_id},
+        (403, 404),
+        actor="c",
+    ),
+    _search(
+        "chatId-of-others-vendor",
+        lambda w: {"query": "bystanding", "chatId": w.chat_id},
+        (403, 404),
+        actor="y",
+    ),
+]
+
+
+def _presence(event_id: str, payload: Payload | None, status: int = 400, actor: str = "a") -> Case:
     return Case(event_id, "checkOnlinePresence", payload, status, actor=actor, ns="/presence")
 
 
@@ -627,7 +799,7 @@ CHECK_ONLINE_PRESENCE = [
     *(
         _presence(
             f"checkOnlinePresence-userId-{name}",
-            lambda _w, v=value: {"userId": v, "userType": "VENDOR"},
+            _bound(value, lambda _w, v: {"userId": v, "userType": "VENDOR"}),
         )
         for name, value in {
             "abc": "abc",
@@ -635,18 +807,24 @@ CHECK_ONLINE_PRESENCE = [
             "float": 1.5,
             "list": [1],
             "object": {},
+            **NOT_USER_IDS,
         }.items()
     ),
     *(
         _presence(
             f"checkOnlinePresence-userType-{name}",
-            lambda w, v=value: {"userId": w.b.id, "userType": v},
+            _bound(value, lambda w, v: {"userId": w.b.id, "userType": v}),
         )
         for name, value in {
             "martian": "MARTIAN",
             "int": 5,
             "null": None,
             "list": ["VENDOR"],
+            "system": "SYSTEM",  # a role, but not one a client may ask about
+            # Unicode letters whose upper case is ASCII: "adm\u0131n".upper() == "ADMIN"
+            "dotless-i": "adm\u0131n",
+            "long-s": "cu\u017ftomer",
+            "fullwidth": "\uff36\uff25\uff2e\uff24\uff2f\uff32",
         }.items()
     ),
     _presence(
@@ -668,6 +846,132 @@ CHECK_ONLINE_PRESENCE = [
     ),
 ]
 
+
+def _block_cases(event: str) -> list[Case]:
+    def case(name: str, payload: Any) -> Case:
+        return Case(f"{event}-{name}", event, _const(payload))
+
+    return [
+        Case(f"{event}-no-payload", event, NO_PAYLOAD),
+        case("empty-object", {}),
+        *_not_objects(event),
+        case("missing-userType", {"userId": 7}),
+        case("missing-userId", {"userType": "VENDOR"}),
+        case("userId-text", {"userId": "seven", "userType": "VENDOR"}),
+        case("userId-negative", {"userId": -1, "userType": "VENDOR"}),
+        case("userType-system", {"userId": 7, "userType": "SYSTEM"}),
+        # The caller (customer a) can block vendors only.
+        case("userType-own-role", {"userId": 7, "userType": "CUSTOMER"}),
+        case("userType-admin", {"userId": 7, "userType": "ADMIN"}),
+    ]
+
+
+BLOCK_USER = _block_cases("blockUser")
+UNBLOCK_USER = _block_cases("unblockUser")
+
+
+def _report(name: str, event: str, payload: Payload | None, status: Any = 400, **kw: Any) -> Case:
+    return Case(f"{event}-{name}", event, payload, status, **kw)
+
+
+REPORT_MESSAGE = [
+    _report("no-payload", "reportMessage", NO_PAYLOAD),
+    _report("empty-object", "reportMessage", _const({})),
+    *_not_objects("reportMessage"),
+    _report("no-reason", "reportMessage", lambda w: {"messageId": w.b_message}),
+    *(
+        _report(
+            f"reason-{name}",
+            "reportMessage",
+            _bound(value, lambda w, v: {"messageId": w.b_message, "reason": v}),
+        )
+        for name, value in {"unknown": "rude", "null": None, "int": 3, "upper": "SPAM"}.items()
+    ),
+    _report(
+        "note-1001-chars",
+        "reportMessage",
+        lambda w: {"messageId": w.b_message, "reason": "spam", "note": "n" * 1001},
+    ),
+    _report(
+        "note-int",
+        "reportMessage",
+        lambda w: {"messageId": w.b_message, "reason": "spam", "note": 5},
+    ),
+    _report(
+        "unknown-message", "reportMessage", _const({"messageId": UNKNOWN_ID, "reason": "spam"}), 404
+    ),
+    _report(
+        "deleted-message",
+        "reportMessage",
+        lambda w: {"messageId": w.deleted, "reason": "spam"},
+        404,
+        actor="b",
+    ),
+    _report("own-message", "reportMessage", lambda w: {"messageId": w.a_message, "reason": "spam"}),
+    _report(
+        "bystanders-message",
+        "reportMessage",
+        lambda w: {"messageId": w.bystander_message, "reason": "spam"},
+        403,
+    ),
+]
+
+REPORT_USER = [
+    _report("no-payload", "reportUser", NO_PAYLOAD),
+    _report("empty-object", "reportUser", _const({})),
+    *_not_objects("reportUser"),
+    _report("no-userType", "reportUser", lambda w: {"userId": w.b.id, "reason": "spam"}),
+    *(
+        _report(
+            f"userType-{name}",
+            "reportUser",
+            _bound(value, lambda w, v: {"userId": w.b.id, "userType": v, "reason": "spam"}),
+        )
+        for name, value in {
+            "admin": "ADMIN",
+            "system": "SYSTEM",
+            "int": 5,
+            "dotless-i": "vendor\u0131",
+        }.items()
+    ),
+    *(
+        _report(
+            f"userId-{name}",
+            "reportUser",
+            _bound(value, lambda _w, v: {"userId": v, "userType": "VENDOR", "reason": "spam"}),
+        )
+        for name, value in NOT_USER_IDS.items()
+    ),
+    _report(
+        "chatId-int",
+        "reportUser",
+        lambda w: {"userId": w.b.id, "userType": "VENDOR", "reason": "spam", "chatId": 5},
+    ),
+    _report(
+        "chatId-of-bystanders",
+        "reportUser",
+        lambda w: {
+            "userId": w.b.id,
+            "userType": "VENDOR",
+            "reason": "spam",
+            "chatId": w.bystander_chat,
+        },
+        403,
+    ),
+    _report(
+        "same-role",
+        "reportUser",
+        lambda w: {"userId": w.c.id, "userType": "CUSTOMER", "reason": "spam"},
+        403,
+    ),
+    _report(
+        "no-shared-chat",
+        "reportUser",
+        lambda w: {"userId": w.y.id, "userType": "VENDOR", "reason": "spam"},
+        403,
+    ),
+]
+
 CHAT_CASES = [
     *JOIN_CHAT,
     *JOIN_ROOMS,
@@ -677,6 +981,11 @@ CHAT_CASES = [
     *DELETE_MESSAGE,
     *TYPING,
     *STOPPED_TYPING,
+    *SEARCH_MESSAGES,
+    *BLOCK_USER,
+    *UNBLOCK_USER,
+    *REPORT_MESSAGE,
+    *REPORT_USER,
 ]
 assert len({c.id for c in [*CHAT_CASES, *CHECK_ONLINE_PRESENCE]}) == len(CHAT_CASES) + len(
     CHECK_ONLINE_PRESENCE
@@ -692,7 +1001,7 @@ def assert_app_error(ack: Any, status: int | tuple[int, ...]) -> None:
     assert ack.get("error") is True, ack
     assert ack.get("statusCode") in statuses, ack
     assert isinstance(ack.get("message"), str), ack
-    assert ack["message"].strip(), ack
+    assert speaks_the_protocol(ack["message"]), ack
 
 
 async def new_events(client: Client, mark: int, count: int) -> list[Any]:

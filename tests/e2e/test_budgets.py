@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from tests.support import Client, Server, new_chat_fields, next_id, token
+from tests.support import Client, Server, new_chat_fields, next_id, text_is, token
 
 BUDGET = 32 * 1024
 # The envelope around a list (status, message, cursors, counts) is not in the budget.
@@ -127,7 +127,7 @@ async def test_a_heavy_reader_does_not_stall_others(spawn_server: Callable[..., 
             await customer.call(
                 "sendMessage", {"productId": product, "recipientId": vendor.id, "text": str(i)}
             )
-            await vendor.wait("receiveMessage", lambda d, i=i: d["data"][0]["text"] == str(i))
+            await vendor.wait("receiveMessage", text_is(str(i)))
             times.append((time.perf_counter() - began) * 1000)
         return times
 

@@ -110,6 +110,19 @@ async def test_metadata_hosts_can_be_held_to_an_allowlist(
         refused = await customer.call("sendMessage", base | pixel)
         assert refused["statusCode"] == 400
         assert "productImageUrl" in refused["message"]
+        # Hosts that Python and browsers read differently (browsers fetch from evil.com).
+        for disguised in (
+            "https://evil.com\\.cdn.example.com/pixel.png",
+            "https://evil.com\t.cdn.example.com/pixel.png",
+            "https://cdn.example.com@evil.com/pixel.png",
+            "https://evil.com%2F.cdn.example.com/pixel.png",
+        ):
+            fields = new_chat_fields(
+                productImageUrl=disguised, storeLogoUrl=None, customerProfilePic=None
+            )
+            refused = await customer.call("sendMessage", base | fields)
+            assert refused["statusCode"] == 400, disguised
+            assert "productImageUrl" in refused["message"]
         allowed = new_chat_fields(
             productImageUrl="https://img.cdn.example.com/p.jpg",
             storeLogoUrl="https://cdn.example.com/logo.png",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import UserFactory
 from tests.dbcheck import chat_rows, message_rows
-from tests.support import Client, Server, new_chat_fields, next_id
+from tests.support import ON_POSTGRES, Client, Server, new_chat_fields, next_id
 
 
 async def test_simultaneous_first_messages_make_one_chat(
@@ -86,7 +87,7 @@ def four_nodes(server: Server, log_dir: Path) -> Iterator[list[Server]]:
 
 
 # Several processes writing one database is the PostgreSQL deployment.
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@ON_POSTGRES
 async def test_four_processes_write_one_chat(four_nodes: list[Server], server: Server) -> None:
     vendor_id, customer_id = next_id(), next_id()
     product = f"multi-{next_id()}"
@@ -96,8 +97,8 @@ async def test_four_processes_write_one_chat(four_nodes: list[Server], server: S
         for c in (*clients, vendor):
             await (await c.connect()).ready()
 
-        async def burst(node: int, client: Client) -> list[dict[str, object]]:
-            return await asyncio.gather(
+        async def burst(node: int, client: Client) -> list[Any]:
+            acks: list[Any] = await asyncio.gather(
                 *(
                     client.call(
                         "sendMessage",
@@ -112,6 +113,7 @@ async def test_four_processes_write_one_chat(four_nodes: list[Server], server: S
                     for i in range(50)
                 )
             )
+            return acks
 
         results = await asyncio.gather(*(burst(n, c) for n, c in enumerate(clients)))
         # Every message is retried once on another node: the retry must not store twice.

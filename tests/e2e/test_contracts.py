@@ -5,6 +5,7 @@ session really emits, acks and answers validates against its documented schema."
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,16 +16,25 @@ import pytest
 from starlette.applications import Starlette
 
 from slychat.app import create_app
-from slychat.config import Settings
+from slychat.config.settings import Settings
 from slychat.contracts import asyncapi, openapi
 from slychat.contracts.asyncapi import ack_key, server_key
 from slychat.contracts.http_api import OPERATIONS, WEBHOOKS
-from slychat.transport.contract_routes import SWAGGER_UI, served_keys
+from slychat.routes.contracts import SWAGGER_UI, served_keys
 from tests import media_files
 from tests.conftest import UserFactory
 from tests.e2e.media_support import File, upload
 from tests.e2e.test_openapi_fuzz import api_key
-from tests.support import IN_CI, SECRET, RawClient, Server, new_chat_fields, next_id, token
+from tests.support import (
+    IN_CI,
+    SECRET,
+    RawClient,
+    Server,
+    new_chat_fields,
+    next_id,
+    schema_validator,
+    token,
+)
 
 # The settings that change which routes exist: the defaults, dev mode (no key: dev
 # tokens and the demo page), and the demo page with a real key.
@@ -65,14 +75,6 @@ def test_operations_depending_on_a_setting_say_so(tmp_path: Path) -> None:
     always = served(tmp_path, **CONFIGS["default"])
     for op in OPERATIONS:
         assert (op.served_when is None) == (op.key in always), op.key
-
-
-def _validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Validator:
-    """A validator of `schema`, its `#/components/...` references resolved in `document`."""
-    root = schema | {"components": document["components"]}
-    return jsonschema.Draft202012Validator(
-        root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
 
 
 async def test_the_served_documents_are_the_generated_ones(server: Server, tmp_path: Path) -> None:
@@ -128,17 +130,17 @@ class Contract:
         channel = self.async_doc["channels"][ns.strip("/")]
         key = server_key(event)
         assert key in channel["messages"], f"{ns} emits {event}, which is not documented"
-        _validator(self.async_doc, self._message_schema(key)).validate(payload)
+        schema_validator(self.async_doc, self._message_schema(key)).validate(payload)
         self.checked.add((ns, event))
 
     def ack(self, event: str, payload: Any) -> None:
-        _validator(self.async_doc, self._message_schema(ack_key(event))).validate(payload)
+        schema_validator(self.async_doc, self._message_schema(ack_key(event))).validate(payload)
 
     def http(self, method: str, path: str, response: httpx.Response) -> None:
         operation = self.http_doc["paths"][path][method.lower()]
         documented = operation["responses"][str(response.status_code)]
         schema = documented["content"]["application/json"]["schema"]
-        _validator(self.http_doc, schema).validate(response.json())
+        schema_validator(self.http_doc, schema).validate(response.json())
 
 
 async def test_a_live_session_emits_only_documented_shapes(
@@ -171,6 +173,20 @@ async def test_a_live_session_emits_only_documented_shapes(
     await vendor.wait("userTyping")
     await call(customer, "stoppedTyping", to_vendor)
     await vendor.wait("stoppedTyping")
+    # The conversation features: a reply, its edit, a reaction taken back, mute/archive.
+    answer = await call(
+        vendor, "sendMessage", to_customer | {"text": "which size?", "replyTo": sent["data"]["id"]}
+    )
+    await call(vendor, "editMessage", {"messageId": answer["data"]["id"], "text": "which one?"})
+    await customer.wait("messageEdited")
+    await call(customer, "addReaction", {"messageId": answer["data"]["id"], "emoji": "👍🏽"})
+    await vendor.wait("messageReactions")
+    await call(customer, "removeReaction", {"messageId": answer["data"]["id"]})
+    await call(customer, "updateChatSettings", {"chatId": chat_id, "muted": True})
+    await customer.wait("chatSettings")
+    await call(customer, "updateChatSettings", {"chatId": chat_id, "archived": True})
+    await call(customer, "getUserChats", {"archived": True})
+    await call(customer, "updateChatSettings", {"chatId": chat_id, "archived": False})
     await call(customer, "getUserChats", {})
     await call(customer, "joinRooms", {"limit": 5})
     await call(customer, "getOfflineMessages")
@@ -213,7 +229,31 @@ async def test_a_live_session_emits_only_documented_shapes(
     synced = await call(customer, "syncMessages", {"since": first_cursor})
     assert synced["error"] is False, synced
     changes = (await customer.wait("syncMessages"))["data"]["changes"]
-    assert {c["type"] for c in changes} >= {"chat", "message", "read", "delivered", "deleted"}
+    assert {c["type"] for c in changes} >= {
+        "chat",
+        "message",
+        "read",
+        "delivered",
+        "deleted",
+        "edited",
+        "reactions",
+        "settings",
+    }
+    found = await call(customer, "searchMessages", {"query": "hell", "limit": 1})
+    assert found["error"] is False, found
+    assert (await customer.wait("searchMessages"))["data"]["messages"]
+    # A block and its lifting: the acks, blockedUsers, the refusal and presence it causes.
+    target = {"userId": back.id, "userType": "VENDOR"}
+    blocked = await call(customer, "blockUser", target)
+    assert blocked["data"]["blocked"] is True, blocked
+    await customer.wait("blockedUsers")
+    listed = await call(customer, "getBlockedUsers")
+    assert listed["data"]["count"] == 1, listed
+    refused_send = await call(back, "sendMessage", {**to_customer, "text": "blocked?"})
+    assert refused_send["statusCode"] == 403, refused_send
+    lifted = await call(customer, "unblockUser", target)
+    assert lifted["data"]["blocked"] is False, lifted
+    await customer.wait("blockedUsers", lambda d: d["data"] == [])
 
     # The same chat over HTTP.
     headers = {"Authorization": f"Bearer {token('customer', customer.id)}"}
@@ -228,6 +268,11 @@ async def test_a_live_session_emits_only_documented_shapes(
         refused = await http.delete(f"/api/v1/chat/{waiting['data']['id']}")
         assert refused.status_code == 404
         contract.http("DELETE", "/api/v1/chat/{messageId}", refused)
+        search = "/api/v1/messages/search"
+        results = await http.get(search, params={"q": "hello"})
+        assert results.status_code == 200, results.text
+        contract.http("GET", search, results)
+        contract.http("GET", search, await http.get(search, params={"q": "?"}))
         for path in ("/healthz", "/readyz"):
             contract.http("GET", path, await http.get(path))
 
@@ -300,3 +345,19 @@ async def test_admin_responses_match_the_document(server: Server, connect: UserF
         await check("DELETE", user, f"{base}/users/VENDOR/{vendor_id}", 200)
     for ns, event, payload in customer.events:
         contract.event(ns, event, payload)
+
+
+async def test_the_pages_link_an_icon_the_server_serves(server: Server) -> None:
+    """Without one, browsers ask for /favicon.ico: a 404 on every page load."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for path in ("/api/docs", "/", "/moderation"):
+            page = await http.get(path)
+            assert page.status_code == 200
+            icon_link = r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">'
+            [href] = re.findall(icon_link, page.text)
+            assert href.startswith("/")  # this origin: the page's img-src 'self' allows it
+            assert "img-src 'self'" in page.headers["content-security-policy"]
+            icon = await http.get(href)
+            assert icon.status_code == 200, path
+            assert icon.headers["content-type"] == "image/svg+xml"
+            assert icon.text.lstrip().startswith("<svg")

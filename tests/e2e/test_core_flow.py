@@ -1,14 +1,10 @@
-"""The core flow of the user's document between a customer and a vendor."""
+"""The core flow of docs/protocol.md between a customer and a vendor."""
 
 from __future__ import annotations
 
-import re
-
 from tests.conftest import UserFactory
 from tests.support import new_chat_fields, next_id
-
-HEX24 = re.compile(r"^[0-9a-f]{24}$")
-ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+from tests.support.chat import HEX24, ISO_MS
 
 
 async def test_first_message_creates_chat_and_reaches_vendor(connect: UserFactory) -> None:

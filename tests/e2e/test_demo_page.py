@@ -215,6 +215,129 @@ async def test_customer_and_vendor_chat_in_the_browser(
         )
 
 
+async def _react(side: DemoPage, text: str, emoji: str, shot: str = "") -> None:
+    """Open the picker on the message holding `text`, and pick `emoji`."""
+    message = side.message(text)
+    await message.get_by_role("button", name=re.compile("^React to")).click()
+    await expect(message.locator(".picker")).to_be_visible()
+    if shot:
+        await side.screenshot(shot)
+    await message.get_by_role("button", name=f"React {emoji}").click()
+
+
+async def test_edits_reactions_replies_mute_and_archive_in_the_browser(
+    dev_server_each_engine: Server,
+) -> None:
+    """Each conversation feature as the two people use it: the vendor quotes the customer
+    and the quote jumps to its message; the customer edits (the "edited" mark on both
+    sides, the quote follows); reactions from the picker; mute and archive from the chat
+    menu, the archived chat in its own list."""
+    server = dev_server_each_engine
+    async with chromium() as browser:
+        customer = await DemoPage.open(browser, f"{server.url}/", "customer")
+        vendor = await DemoPage.open(browser, f"{server.url}/", "vendor")
+        await customer.sign_in_dev("customer", 1)
+        await vendor.sign_in_dev("vendor", 1)
+        c, v = customer.page, vendor.page
+        await _start_chat(customer, 1, "Do you ship to Lyon?")
+        await vendor.chat_row(PRODUCT).click()
+        await _send(customer, "And to Paris?")
+        await expect(vendor.message("And to Paris?")).to_be_visible()
+
+        # Reply: the quote bar while composing, the quote on both sides.
+        await vendor.message("Do you ship to Lyon?").get_by_role("button", name="Reply").click()
+        await expect(v.locator("#compose-bar")).to_be_visible()
+        await expect(v.locator("#compose-bar-text")).to_contain_text("Do you ship to Lyon?")
+        await vendor.screenshot("reply-composing")
+        await _send(vendor, "Yes, within 2 days")
+        await expect(v.locator("#compose-bar")).to_be_hidden()
+        for side in (customer, vendor):
+            quote = side.message("Yes, within 2 days").locator(".quote")
+            await expect(quote).to_contain_text("Do you ship to Lyon?")
+        # Tapping the quote brings its message into view, marked.
+        await customer.message("Yes, within 2 days").locator(".quote").click()
+        await expect(customer.message("Do you ship to Lyon?")).to_have_class(re.compile("flash"))
+        await expect(customer.message("Do you ship to Lyon?")).to_be_in_viewport()
+        await customer.screenshot("reply-jump")
+
+        # Edit: the text in the composer, the "edited" mark on both sides, and the quote
+        # of the edited message follows it.
+        await customer.message("Do you ship to Lyon?").get_by_role("button", name="Edit").click()
+        await expect(c.locator("#compose-bar-text")).to_contain_text("Editing")
+        await expect(c.locator("#text")).to_have_value("Do you ship to Lyon?")
+        await c.locator("#text").fill("Do you ship to Lyon or Nice?")
+        await c.locator("#text").press("Enter")
+        for side in (customer, vendor):
+            edited = side.message("Do you ship to Lyon or Nice?")
+            await expect(edited.locator(".edited")).to_have_text(re.compile("edited"))
+            quote = side.message("Yes, within 2 days").locator(".quote")
+            await expect(quote).to_contain_text("Lyon or Nice?")
+        assert await customer.texts() == await vendor.texts()
+        await vendor.screenshot("edited")
+
+        # Reactions from the picker: one per person, a second tap on it takes it back.
+        await (
+            vendor.message("And to Paris?").get_by_role("button", name=re.compile("^React")).click()
+        )
+        await expect(vendor.message("And to Paris?").locator(".picker")).to_be_visible()
+        await vendor.screenshot("reaction-picker")
+        await vendor.message("And to Paris?").get_by_role("button", name="React 👍").click()
+        await (
+            customer.message("And to Paris?")
+            .get_by_role("button", name=re.compile("^React to"))
+            .click()
+        )
+        await customer.message("And to Paris?").get_by_role("button", name="React ❤️").click()
+        for side in (customer, vendor):
+            await expect(side.message("And to Paris?").locator(".reaction")).to_have_text(
+                [re.compile("👍"), re.compile("❤️")]
+            )
+        await customer.screenshot("reactions")
+        await (
+            vendor.message("And to Paris?")
+            .get_by_role("button", name=re.compile("^React to"))
+            .click()
+        )
+        await vendor.message("And to Paris?").get_by_role("button", name="React 😂").click()
+        for side in (customer, vendor):  # the vendor's replaced, not added
+            await expect(side.message("And to Paris?").locator(".reaction")).to_have_text(
+                [re.compile("❤️"), re.compile("😂")]
+            )
+
+        # Mute, then archive, from the chat menu: for the customer only.
+        await c.get_by_role("button", name="Chat options").click()
+        await expect(c.locator("#chat-menu")).to_be_visible()
+        await customer.screenshot("chat-menu")
+        await c.get_by_role("button", name="Mute", exact=True).click()
+        row = customer.chat_row(PRODUCT)
+        await expect(row).to_have_attribute("data-muted", "true")
+        await expect(vendor.chat_row(PRODUCT)).to_have_attribute("data-muted", "false")
+        await c.get_by_role("button", name="Chat options").click()
+        await expect(c.get_by_role("button", name="Unmute")).to_be_visible()
+        await c.get_by_role("button", name="Archive", exact=True).click()
+        await expect(customer.chat_row(PRODUCT)).to_have_count(0)
+        await expect(c.locator("#no-chats")).to_be_visible()
+        await expect(vendor.chat_row(PRODUCT)).to_have_count(1)
+        await c.get_by_role("button", name="Archived chats").click()
+        await expect(customer.chat_row(PRODUCT)).to_have_count(1)
+        await customer.screenshot("archived")
+        # A reload holds only unarchived chats: the archived list is asked for.
+        await c.reload()
+        await customer.wait_online()
+        await expect(customer.chat_row(PRODUCT)).to_have_count(0)
+        await c.get_by_role("button", name="Archived chats").click()
+        await customer.chat_row(PRODUCT).click()
+        await c.get_by_role("button", name="Chat options").click()
+        await c.get_by_role("button", name="Unarchive").click()
+        await c.get_by_role("button", name="Back to chats").click()
+        await expect(customer.chat_row(PRODUCT)).to_have_count(1)
+        await expect(customer.chat_row(PRODUCT)).to_have_attribute("data-muted", "true")
+
+        for side in (customer, vendor):
+            assert await side.serious_accessibility_violations() == [], side.name
+        await _check_clean(customer, vendor)
+
+
 async def test_pages_catch_up_after_a_server_restart(
     empty_database_url: str, log_dir: Path
 ) -> None:
@@ -312,12 +435,15 @@ async def test_a_rate_limited_page_waits_and_sends_each_message_once(
         srv.stop()
 
 
-async def test_dev_mode_pages_recover_when_a_restart_changes_the_secret(
-    tmp_path: Path, log_dir: Path
+@pytest.mark.parametrize("secret", ["kept", "new"])
+async def test_dev_mode_pages_carry_on_across_a_restart(
+    tmp_path: Path, log_dir: Path, secret: str
 ) -> None:
-    """A dev-mode server makes up a new secret each start: the pages' tokens and sync
-    cursors stop being valid. They ask for new tokens, reload their chats (a sync reset)
-    and carry on, showing every message once."""
+    """A restarted dev-mode server signs with the secret it keeps beside the database: the
+    pages' tokens stay good, and they carry on without asking for new ones. One that starts
+    with a new secret (its kept one removed, or on a database with no place to keep one)
+    makes the pages' tokens and sync cursors invalid: they ask for new tokens, reload their
+    chats (a sync reset) and carry on. Either way every message shows once."""
     srv = _start(tmp_path, log_dir, SLYCHAT_JWT_SECRET="")
     try:
         async with chromium() as browser:
@@ -329,9 +455,21 @@ async def test_dev_mode_pages_recover_when_a_restart_changes_the_secret(
             await _start_chat(customer, vendor_id, "Before the restart")
             await vendor.chat_row(PRODUCT).click()
             await expect(vendor.message("Before the restart")).to_be_visible()
+            asked: list[str] = []
+            for side in (customer, vendor):
+                side.page.on(
+                    "request",
+                    lambda request: (
+                        asked.append(request.url)
+                        if request.url.endswith("/api/dev/token")
+                        else None
+                    ),
+                )
 
             await asyncio.to_thread(srv.stop)
             await expect(customer.page.locator("#banner")).to_contain_text("Connection lost")
+            if secret == "new":
+                (tmp_path / "demo.db.dev-secret").unlink()
             await asyncio.to_thread(srv.start, log_dir)
             for side in (customer, vendor):
                 await side.wait_online()
@@ -341,6 +479,7 @@ async def test_dev_mode_pages_recover_when_a_restart_changes_the_secret(
             for side in (customer, vendor):
                 assert await side.texts() == ["Before the restart", "After the restart"]
             await _check_clean(customer, vendor, network_noise=True)
+            assert bool(asked) == (secret == "new"), asked
     finally:
         srv.stop()
 
@@ -410,4 +549,86 @@ async def test_older_messages_load_when_scrolled_to_the_top(tmp_path: Path, log_
     finally:
         await sender.close()
         await other_tab.close()
+        srv.stop()
+
+
+async def test_search_finds_a_message_and_opens_its_chat_there(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    """The search box over the chat list: accents and case aside, the last word as typed so
+    far; a result opens its chat, older pages loaded until the message is there, marked."""
+    srv = _start(tmp_path, log_dir, SLYCHAT_DEMO="1", SLYCHAT_PAGE_SIZE="20")
+    customer_id, vendor_id = next_id(), next_id()
+    sender = Client(srv.url, "customer", customer_id)
+    other_tab = Client(srv.url, "vendor", vendor_id)
+    try:
+        for client in (sender, other_tab):
+            await client.connect()
+            await client.ready()
+        texts = [f"Message {i:02d}" for i in range(1, 45)]
+        texts[2] = "Is the Crème brûlée set still available?"
+        for text in texts:
+            fields = new_chat_fields(productName=PRODUCT) if text == texts[0] else {}
+            ack = await sender.call(
+                "sendMessage",
+                {"productId": "p-search", "recipientId": vendor_id, "text": text} | fields,
+            )
+            assert ack["error"] is False, ack
+        async with chromium() as browser:
+            vendor = await DemoPage.open(browser, f"{srv.url}/", "vendor")
+            await vendor.sign_in_token(token("vendor", vendor_id))
+            await expect(vendor.chat_row(PRODUCT)).to_be_visible()
+            box = vendor.page.get_by_role("searchbox", name="Search messages")
+            await box.fill("creme BRU")
+            hits = vendor.page.locator("#search-results .search-hit")
+            await expect(hits).to_have_count(1)
+            await expect(hits.first).to_contain_text("Crème brûlée")
+            await vendor.screenshot("search-results")
+            await hits.first.click()
+            found = vendor.page.locator("#messages .msg.found")
+            await expect(found).to_have_count(1)
+            await expect(found).to_contain_text("Crème brûlée")
+            await expect(found).to_be_in_viewport()
+            await vendor.screenshot("search-opened-at-message")
+            await box.fill("nothing like this")
+            await expect(vendor.page.locator("#search-status")).to_have_text("No messages found.")
+            await expect(hits).to_have_count(0)
+            assert await vendor.serious_accessibility_violations() == []
+            await _check_clean(vendor)
+    finally:
+        await sender.close()
+        await other_tab.close()
+        srv.stop()
+
+
+async def test_a_masked_message_shows_its_mask_and_why(tmp_path: Path, log_dir: Path) -> None:
+    """The demo runs with SLYCHAT_CONTACT_POLICY=mask (as `make run`): a phone number in a
+    message reads as the mask on both sides, the sender's included, with a short note
+    under it saying why; the page stays within its CSP and accessible."""
+    srv = _start(tmp_path, log_dir, SLYCHAT_JWT_SECRET="", SLYCHAT_CONTACT_POLICY="mask")
+    try:
+        async with chromium() as browser:
+            customer = await DemoPage.open(browser, f"{srv.url}/", "customer")
+            vendor = await DemoPage.open(browser, f"{srv.url}/", "vendor")
+            await customer.sign_in_dev("customer", 1)
+            await vendor.sign_in_dev("vendor", 1)
+            await _start_chat(customer, 1, "Is it still available?")
+            await vendor.chat_row(PRODUCT).click()
+            await _send(customer, "Yes? Call me on +44 7911 123456")
+            shown = "Yes? Call me on [contact hidden]"
+            for side in (customer, vendor):
+                masked = side.message(shown)
+                await expect(masked).to_be_visible()
+                await expect(masked.locator(".masked-note")).to_have_text(
+                    "Contact details are hidden to keep the deal on the platform"
+                )
+                # A message without a detail has no note.
+                clean = side.message("Is it still available?")
+                await expect(clean.locator(".masked-note")).to_have_count(0)
+                assert "7911" not in "".join(await side.texts())
+            await customer.screenshot("masked")
+            await vendor.screenshot("masked")
+            assert await vendor.serious_accessibility_violations() == []
+            await _check_clean(customer, vendor)
+    finally:
         srv.stop()

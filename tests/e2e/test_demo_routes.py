@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from tests.e2e.demo_browser import CLIENT
-from tests.support import IN_CI, SECRET, Server
+from tests.support import IN_CI, SECRET, servers_by_mode
 
 DEV = "dev"  # no key configured
 DEMO = "demo"  # a key, and SLYCHAT_DEMO=1
@@ -31,15 +31,8 @@ JSON = {"content-type": "application/json"}
 def servers(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[dict[str, str]]:
     """One server per mode, on one SQLite database: mode -> base URL."""
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo-routes') / 'demo.db'}"
-    Server(url).migrate()
-    started = [Server(url, env=env) for env in MODES.values()]
-    try:
-        for srv in started:
-            srv.start(log_dir)
-        yield {mode: srv.url for mode, srv in zip(MODES, started, strict=True)}
-    finally:
-        for srv in started:
-            srv.stop()
+    with servers_by_mode(url, log_dir, MODES) as urls:
+        yield urls
 
 
 def _get(base: str, path: str) -> httpx.Response:
@@ -73,13 +66,14 @@ def test_the_demo_page_is_served_with_a_strict_policy(servers: dict[str, str], m
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
     assert script.headers["x-content-type-options"] == "nosniff"
-    # `make` copies socket.io-client there (npm); without npm only CI insists on it.
+    # `make` builds the client package (npm) and copies it there; without npm only CI
+    # insists on it.
     library = CLIENT.is_file() or IN_CI
     if library:
-        client = _get(base, "/demo/dist/socket.io.esm.min.js")
-        assert client.status_code == 200, "run `make test`: it copies socket.io-client"
+        client = _get(base, "/demo/dist/slychat-client.js")
+        assert client.status_code == 200, "run `make test`: it builds and copies slychat-client"
     assert _get(base, "/demo/../pyproject.toml").status_code == 404
-    assert _get(base, "/demo/%2e%2e/transport/demo.py").status_code == 404
+    assert _get(base, "/demo/%2e%2e/%2e%2e/routes/demo.py").status_code == 404
 
     config = _get(base, "/demo/config.json").json()
     assert config["devMode"] is (mode == DEV)

@@ -1,120 +1,31 @@
-"""Every /chat event of the user's document and every shape the server emits, end to end:
+"""Every /chat event of docs/protocol.md and every shape the server emits, end to end:
 a customer and a vendor on separate connections, and two tabs of one user."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import UserFactory
 from tests.support import Client, new_chat_fields, next_id
+from tests.support.chat import (
+    DETAILS,
+    Json,
+    check_chat,
+    check_message,
+    is_iso,
+    ok,
+    open_chat,
+    send,
+)
 
-HEX24 = re.compile(r"^[0-9a-f]{24}$")
-ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 QUIET = 0.4  # how long a negative assertion ("nothing arrived") waits
 
-CHAT_FIELDS = {
-    "id",
-    "productId",
-    "vendorId",
-    "customerId",
-    "productImageUrl",
-    "productPrice",
-    "productName",
-    "storeLogoUrl",
-    "customerProfilePic",
-    "customerName",
-    "storeName",
-    "lastMessageAt",
-    "createdAt",
-    "updatedAt",
-    "messages",
-    "unreadCount",
-    "hasMore",
-}
-MESSAGE_FIELDS = {
-    "id",
-    "chatId",
-    "senderId",
-    "senderType",
-    "text",
-    "timestamp",
-    "read",
-    "recipientOnline",
-    "messageMedias",
-    "seq",
-    "clientMessageId",
-    "readAt",
-    "deliveredAt",
-}
-DETAILS = {
-    "productImageUrl",
-    "productPrice",
-    "productName",
-    "storeLogoUrl",
-    "customerProfilePic",
-    "customerName",
-    "storeName",
-}
-
-PER_VIEWER = {"syncCursor"}  # PROTOCOL.md: each user's copy carries that user's own cursor
-
-Json = dict[str, Any]
+PER_VIEWER = {"syncCursor"}  # docs/protocol.md: each user's copy carries that user's own cursor
 
 
 # --- shape checks -------------------------------------------------------------------------
-
-
-def is_iso(value: Any) -> bool:
-    return isinstance(value, str) and ISO_MS.match(value) is not None
-
-
-def check_message(m: Json) -> Json:
-    missing = MESSAGE_FIELDS - m.keys()
-    assert not missing, f"message lacks {sorted(missing)}: {m}"
-    assert HEX24.match(m["id"]), m["id"]
-    assert HEX24.match(m["chatId"]), m["chatId"]
-    assert type(m["senderId"]) is int, m
-    assert m["senderType"] in ("CUSTOMER", "VENDOR"), m
-    assert m["text"] is None or isinstance(m["text"], str), m
-    assert is_iso(m["timestamp"]), m
-    assert type(m["read"]) is bool, m
-    assert type(m["recipientOnline"]) is bool, m
-    assert m["messageMedias"] == [], m  # text messages only in this file
-    assert type(m["seq"]) is int, m
-    assert m["seq"] >= 1, m
-    assert m["clientMessageId"] is None or isinstance(m["clientMessageId"], str), m
-    if m["read"]:
-        assert is_iso(m["readAt"]), m
-    else:
-        assert m["readAt"] is None, m
-    assert m["deliveredAt"] is None or is_iso(m["deliveredAt"]), m
-    return m
-
-
-def check_chat(c: Json) -> Json:
-    missing = CHAT_FIELDS - c.keys()
-    assert not missing, f"chat lacks {sorted(missing)}: {c}"
-    assert HEX24.match(c["id"]), c["id"]
-    assert isinstance(c["productId"], str), c
-    assert type(c["vendorId"]) is int, c
-    assert type(c["customerId"]) is int, c
-    for name in DETAILS:
-        assert c[name] is None or isinstance(c[name], str), (name, c)
-    for name in ("lastMessageAt", "createdAt", "updatedAt"):
-        assert is_iso(c[name]), (name, c)
-    assert isinstance(c["messages"], list), c
-    for m in c["messages"]:
-        check_message(m)
-        assert m["chatId"] == c["id"], m
-    seqs = [m["seq"] for m in c["messages"]]
-    assert seqs == sorted(set(seqs)), f"messages not oldest first in seq order: {seqs}"
-    assert type(c["unreadCount"]) is int, c
-    assert c["unreadCount"] >= 0, c
-    assert type(c["hasMore"]) is bool, c
-    return c
 
 
 def same(m: Json) -> Json:
@@ -130,16 +41,6 @@ def received(body: Json) -> Json:
     assert isinstance(body["data"], list), body
     assert len(body["data"]) == 1, body
     return same(check_message(body["data"][0]))
-
-
-def ok(body: Json, message: Any) -> Any:
-    """The success envelope with the given message; its data."""
-    assert isinstance(body, dict), body
-    assert body.get("statusCode") == 200, body
-    assert body.get("error") is False, body
-    assert body.get("message") == message, body
-    assert "data" in body, body
-    return body["data"]
 
 
 def app_error(body: Json, *statuses: int) -> None:
@@ -161,28 +62,6 @@ def about(message_id: str) -> Callable[[Any], bool]:
 
 
 # --- actions --------------------------------------------------------------------------------
-
-
-async def send(
-    sender: Client, product: str, recipient_id: int, text: str, *, new: bool = False, **extra: Any
-) -> Json:
-    """sendMessage with an ack; the stored message."""
-    payload = {"productId": product, "recipientId": recipient_id, "text": text, **extra}
-    if new:
-        payload |= new_chat_fields()
-    ack = await sender.call("sendMessage", payload)
-    assert ack.get("error") is False, ack
-    assert ack.get("statusCode") == 200, ack
-    message = check_message(ack["data"])
-    assert message["text"] == text
-    assert message["senderId"] == sender.id
-    assert message["senderType"] == sender.user_type
-    return message
-
-
-async def open_chat(customer: Client, vendor: Client, text: str = "Is it in stock?") -> Json:
-    """A new chat about a fresh product, opened by the customer; its first message."""
-    return await send(customer, f"p-{next_id()}", vendor.id, text, new=True)
 
 
 async def chats_via(client: Client, event: str, payload: Json | None = None) -> list[Json]:
@@ -341,7 +220,7 @@ async def test_offline_messages_exclude_own_undelivered_messages(connect: UserFa
 async def test_join_chat_loads_messages_and_marks_them_read(connect: UserFactory) -> None:
     vendor = await connect("vendor")
     customer = await connect("customer")
-    first = await open_chat(customer, vendor)
+    first = await open_chat(customer, vendor.id)
     chat_id = first["chatId"]
     product = (await vendor.wait("newChat"))["message"]["productId"]
     second = await send(customer, product, vendor.id, "Second question")
@@ -387,7 +266,7 @@ async def test_join_chat_loads_messages_and_marks_them_read(connect: UserFactory
 async def test_join_chat_pages_with_before_and_limit(connect: UserFactory) -> None:
     vendor = await connect("vendor")
     customer = await connect("customer")
-    first = await open_chat(customer, vendor, "m1")
+    first = await open_chat(customer, vendor.id, "m1")
     product = (await vendor.wait("newChat"))["message"]["productId"]
     sent = [first]
     for i in range(2, 6):
@@ -424,7 +303,7 @@ async def test_join_chat_refuses_unknown_and_foreign_chats(connect: UserFactory)
     vendor = await connect("vendor")
     customer = await connect("customer")
     outsider = await connect("customer")
-    first = await open_chat(customer, vendor)
+    first = await open_chat(customer, vendor.id)
 
     unknown = await outsider.call("joinChat", {"chatId": "0" * 24})
     app_error(unknown, 404)
@@ -451,7 +330,7 @@ async def test_user_chats_sorted_newest_first_and_paged(connect: UserFactory) ->
     vendor = await connect("vendor")
     opened = []
     for text in ("a", "b", "c"):
-        opened.append(await open_chat(customer, vendor, text))
+        opened.append(await open_chat(customer, vendor.id, text))
         await asyncio.sleep(0.01)  # distinct lastMessageAt milliseconds
     a, b, c = (m["chatId"] for m in opened)
 
@@ -490,7 +369,7 @@ async def test_send_message_reaches_every_tab_of_both_parties(connect: UserFacto
     vendor_tab = await connect("vendor", vendor.id)
     everyone = (customer, customer_tab, vendor, vendor_tab)
 
-    first = await open_chat(customer, vendor)
+    first = await open_chat(customer, vendor.id)
     assert first["recipientOnline"] is True
     assert first["read"] is False
     for tab in (vendor, vendor_tab):
@@ -594,7 +473,7 @@ async def test_send_message_accepts_the_documents_payload(connect: UserFactory) 
 async def test_pages_hold_the_latest_fifty_messages_by_default(connect: UserFactory) -> None:
     customer = await connect("customer")
     vendor = await connect("vendor")
-    first = await open_chat(customer, vendor, "m1")
+    first = await open_chat(customer, vendor.id, "m1")
     product = (await vendor.wait("newChat"))["message"]["productId"]
     sent = [first]
     for i in range(2, 53):
@@ -660,7 +539,7 @@ async def test_send_message_rejects_bad_payloads(connect: UserFactory) -> None:
 async def test_mark_as_read_by_product_and_by_chat_id(connect: UserFactory) -> None:
     vendor = await connect("vendor")
     customer = await connect("customer")
-    first = await open_chat(customer, vendor)
+    first = await open_chat(customer, vendor.id)
     chat_id = first["chatId"]
     product = (await vendor.wait("newChat"))["message"]["productId"]
 
@@ -702,7 +581,7 @@ async def test_delete_message_tells_both_parties_and_hides_it(connect: UserFacto
     vendor = await connect("vendor")
     customer = await connect("customer")
     customer_tab = await connect("customer", customer.id)
-    first = await open_chat(customer, vendor)
+    first = await open_chat(customer, vendor.id)
     chat_id = first["chatId"]
     product = (await vendor.wait("newChat"))["message"]["productId"]
     second = await send(customer, product, vendor.id, "typo")
@@ -776,7 +655,7 @@ async def test_typing_reaches_only_the_other_party(connect: UserFactory) -> None
     customer_tab = await connect("customer", customer.id)
     vendor = await connect("vendor")
     vendor_tab = await connect("vendor", vendor.id)
-    first = await open_chat(customer, vendor)
+    first = await open_chat(customer, vendor.id)
     chat_id = first["chatId"]
     product = (await vendor.wait("newChat"))["message"]["productId"]
     expected = {

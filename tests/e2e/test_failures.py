@@ -28,6 +28,7 @@ async def test_a_lost_database_fails_the_chat_handshake_clearly(
             "error": True,
             "statusCode": 503,
             "message": "Service temporarily unavailable, please retry",
+            "retryAfter": 1.0,
         }
         for _ in range(100):
             if not client.sio.connected or "/chat" not in client.sio.namespaces:

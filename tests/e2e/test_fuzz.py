@@ -21,10 +21,18 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from slychat.transport.chat import ChatNamespace
-from slychat.transport.presence import PresenceNamespace
+from slychat.sockets.chat import ChatNamespace
+from slychat.sockets.presence import PresenceNamespace
 from tests.dbcheck import query
-from tests.support import Client, Server, new_chat_fields, next_id
+from tests.strategies import CURSORS, HOSTILE_NUMBERS, HOSTILE_TEXT, IDS, URLS, json_values
+from tests.support import (
+    Client,
+    Server,
+    new_chat_fields,
+    next_id,
+    signed_cursor,
+    speaks_the_protocol,
+)
 
 T = TypeVar("T")
 MAX_PACKET = 48 * 1024
@@ -32,31 +40,68 @@ EVENTS = sorted(
     [("/chat", e) for e in ChatNamespace.events]
     + [("/presence", e) for e in PresenceNamespace.events]
 )
+KEY = "fuzz-cursor-secret-0123456789abcdef"  # the arena's SLYCHAT_CURSOR_SECRET
+
+
+@dataclass(frozen=True)
+class Real:
+    """A value of the arena's own (its chat's id, a message id, a real cursor...), put in
+    when the payload is sent: hostile values beside real ones reach deeper paths."""
+
+    name: str
+
+
+REAL = st.sampled_from(
+    [Real(n) for n in ("chat_id", "message_id", "product", "vendor_id", "customer_id", "cursor")]
+)
+
+
+@dataclass(frozen=True)
+class SignedCursor:
+    """A cursor signed with the arena's key, holding numbers of any kind, for the user who
+    sends it (`user` None) or another: only a holder of the key writes these, which is
+    exactly why nothing in them may be trusted to be in range. Built when sent."""
+
+    user: Any
+    pos: Any
+    at: Any
+
+    def build(self, client: Client) -> str:
+        user = client.id if self.user is None else self.user
+        return signed_cursor(f"{client.user_type}:{user}:{self.pos}:{self.at}", KEY.encode())
+
+
+SIGNED_CURSORS = st.builds(
+    SignedCursor, st.none() | HOSTILE_NUMBERS, HOSTILE_NUMBERS, HOSTILE_NUMBERS
+)
+# Per field, values shaped like its real ones with hostile parts, or anything at all.
+FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "chatId": IDS | REAL,
+    "messageId": IDS | REAL,
+    "before": IDS | HOSTILE_NUMBERS | REAL,
+    "productId": HOSTILE_TEXT | HOSTILE_NUMBERS | REAL,
+    "recipientId": HOSTILE_NUMBERS | REAL,
+    "userId": HOSTILE_NUMBERS | REAL,
+    "limit": HOSTILE_NUMBERS,
+    "since": CURSORS | SIGNED_CURSORS | REAL,
+    "productImageUrl": URLS,
+    "storeLogoUrl": URLS,
+    "customerProfilePic": URLS,
+}
 FIELDS = [
     "chatId", "productId", "recipientId", "text", "clientMessageId", "messageId", "before",
     "limit", "since", "userId", "userType", "productName", "storeName", "customerName",
     "productPrice", "productImageUrl", "storeLogoUrl", "customerProfilePic",
 ]  # fmt: skip
-ODD_TEXT = st.text(
-    alphabet=st.characters(codec=None, exclude_categories=()), max_size=64
-) | st.sampled_from(
-    ["\x00", "\ud800", "\u202egnp.exe", "ü" * 6000, "javascript:alert(1)", "1e999", "-0", ""]
-)
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | ODD_TEXT
-)
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ODD_TEXT, inner, max_size=4),
-    max_leaves=12,
-)
-# Payloads shaped like the events' own: their field names, with anything as values; and
-# payloads nested far deeper than any event.
-SHAPED = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6)
+JSON = json_values(max_leaves=12)
+# Payloads shaped like the events' own: their field names, with values shaped like each
+# field's or anything; and payloads nested far deeper than any event.
+SHAPED = st.lists(
+    st.sampled_from(FIELDS).flatmap(
+        lambda name: st.tuples(st.just(name), FIELD_VALUES.get(name, JSON) | JSON)
+    ),
+    max_size=6,
+).map(dict)
 
 
 @dataclass(frozen=True)
@@ -74,7 +119,7 @@ class Deep:
 
 
 # (Past ~400 levels of {"a": [...]} the client's own encoder gives up; the server's
-# reading of deeper packets is tested in tests/unit/test_codec.py.)
+# reading of deeper packets is tested in tests/server/test_codec.py.)
 PAYLOADS = JSON | SHAPED | st.builds(Deep, st.integers(min_value=5, max_value=400))
 
 
@@ -104,13 +149,14 @@ class Arena:
     product: str
     chat_id: str
     message_id: str
+    cursors: dict[int, str]  # user id -> a cursor the server issued to that user
     stored: set[str] = field(default_factory=set)  # message ids successful sends returned
     replies: int = 0
 
 
 @pytest.fixture(scope="module")
 def arena(spawn_server_module: Callable[..., Server]) -> Iterator[Arena]:
-    srv = spawn_server_module(SLYCHAT_RATE_LIMITS="off")
+    srv = spawn_server_module(SLYCHAT_RATE_LIMITS="off", SLYCHAT_CURSOR_SECRET=KEY)
     loop = LoopThread()
 
     async def setup() -> Arena:
@@ -121,8 +167,16 @@ def arena(spawn_server_module: Callable[..., Server]) -> Iterator[Arena]:
             "sendMessage",
             {"productId": product, "recipientId": vendor.id, "text": "hi", **new_chat_fields()},
         )
+        cursors = {c.id: (await c.call("getUserChats"))["syncCursor"] for c in (customer, vendor)}
         return Arena(
-            srv, loop, customer, vendor, product, first["data"]["chatId"], first["data"]["id"]
+            srv,
+            loop,
+            customer,
+            vendor,
+            product,
+            first["data"]["chatId"],
+            first["data"]["id"],
+            cursors,
         )
 
     world = loop.run(setup())
@@ -142,17 +196,40 @@ def _is_well_formed(reply: Any) -> bool:
     if not isinstance(reply, dict) or not isinstance(reply.get("error"), bool):
         return False
     if reply["error"]:
-        return reply.get("statusCode") in (400, 401, 403, 404, 409, 413, 429) and bool(
-            reply.get("message")
+        message = reply.get("message")
+        return (
+            reply.get("statusCode") in (400, 401, 403, 404, 409, 413, 429)
+            and isinstance(message, str)
+            and speaks_the_protocol(message)
         )
     return reply.get("statusCode") == 200
+
+
+def _resolved(value: Any, arena: Arena, client: Client) -> Any:
+    """`value` with its `Real` and `SignedCursor` placeholders replaced."""
+    if isinstance(value, Real):
+        real = {
+            "chat_id": arena.chat_id,
+            "message_id": arena.message_id,
+            "product": arena.product,
+            "vendor_id": arena.vendor.id,
+            "customer_id": arena.customer.id,
+            "cursor": arena.cursors[client.id],
+        }
+        return real[value.name]
+    if isinstance(value, SignedCursor):
+        return value.build(client)
+    if isinstance(value, dict):
+        return {k: _resolved(v, arena, client) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, arena, client) for v in value]
+    return value
 
 
 def _fuzz_one(arena: Arena, event: tuple[str, str], payload: Any, actor: str) -> None:
     ns, name = event
     client = arena.customer if actor == "customer" else arena.vendor
-    if isinstance(payload, Deep):
-        payload = payload.build()
+    payload = payload.build() if isinstance(payload, Deep) else _resolved(payload, arena, client)
     # A packet over the server's size cap closes the connection by design (tested on its
     # own); the fuzzing stays under it.
     assume(len(json.dumps(payload)) < MAX_PACKET)

@@ -24,7 +24,8 @@ import pytest
 import redis
 
 from tests.e2e.test_auth import handmade
-from tests.support import ROOT, RawClient, Server, next_id, token
+from tests.support import ROOT, Client, RawClient, Server, next_id, token
+from tests.support.chat import presence_of
 
 BOTH = ("/presence", "/chat")
 PROMPT = 5.0  # a refusal comes at once on loopback; a hang fails within this
@@ -91,17 +92,13 @@ async def no_sockets_left(srv: Server, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def presence_of(srv: Server, raw_client: Callable[[], RawClient], user_id: int) -> str:
+async def status_of(srv: Server, user_id: int) -> str:
     """What another user learns from checkOnlinePresence about VENDOR `user_id`."""
-    asker = raw_client()
-    assert await asker.connect(srv.url, ("/presence",), {"token": token("customer", next_id())})
-    ack = await asker.sio.call(
-        "checkOnlinePresence",
-        {"userId": user_id, "userType": "VENDOR"},
-        namespace="/presence",
-        timeout=10,
-    )
-    await asker.close()
+    asker = await Client(srv.url, "customer", next_id()).connect(("/presence",))
+    try:
+        ack = await presence_of(asker, user_id, "VENDOR")
+    finally:
+        await asker.close()
     assert ack["error"] is False, ack
     return str(ack["data"]["status"])
 
@@ -113,7 +110,7 @@ async def test_issuer_and_audience_are_checked_when_configured(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
     srv = spawn_server(SLYCHAT_JWT_ISSUER="https://shop.example", SLYCHAT_JWT_AUDIENCE="slychat")
-    good = {"iss": "https://shop.example", "aud": "slychat"}
+    good: dict[str, Any] = {"iss": "https://shop.example", "aud": "slychat"}
     s = raw_client()
     assert await s.connect(srv.url, BOTH, {"token": token("vendor", next_id(), **good)})
     await s.wait("offlineMessages", "/chat")
@@ -238,7 +235,7 @@ async def test_refused_handshakes_leave_nothing_behind(
     admin = raw_client()
     assert not await admin.connect(srv.url, ("/chat",), {"token": token("admin", user_id)})
     await no_sockets_left(srv)
-    assert await presence_of(srv, raw_client, user_id) == "offline"
+    assert await status_of(srv, user_id) == "offline"
 
 
 # --- a client that drops while /presence counts it in Redis ------------------------------------
@@ -299,7 +296,8 @@ class RedisRelay:
 
 @pytest.fixture
 async def relay(redis_url: str) -> AsyncIterator[RedisRelay]:
-    url = redis.connection.parse_url(redis_url)
+    # redis-py leaves parse_url unannotated.
+    url = redis.connection.parse_url(redis_url)  # type: ignore[no-untyped-call]
     r = RedisRelay(url.get("host", "127.0.0.1"), int(url.get("port", 6379)), url.get("db", 0))
     yield r
     r.release()
@@ -356,6 +354,9 @@ async def test_a_client_that_drops_mid_handshake_is_not_left_online(
         SLYCHAT_REDIS_URL=f"redis://127.0.0.1:{port}/{relay.db}",
         SLYCHAT_REDIS_PREFIX=redis_prefix,
         SLYCHAT_PRESENCE_TTL="60s",  # no sweep of dead nodes during the test
+        # The handler must still be waiting on the held Redis when the client goes away
+        # (the second request of long-polling, the websocket's close), not given up on it.
+        SLYCHAT_REDIS_TIMEOUT="5s",
     )
     user_id = next_id()
     auth = json.dumps({"token": token("vendor", user_id)})
@@ -374,12 +375,12 @@ async def test_a_client_that_drops_mid_handshake_is_not_left_online(
         assert store.hlen(key) == 0
     finally:
         store.close()
-    assert await presence_of(srv, raw_client, user_id) == "offline"
+    assert await status_of(srv, user_id) == "offline"
     # and the node is fine: the same user connects for real
     s = raw_client()
     assert await s.connect(srv.url, BOTH, {"token": token("vendor", user_id)})
     await s.wait("offlineMessages", "/chat")
-    assert await presence_of(srv, raw_client, user_id) == "online"
+    assert await status_of(srv, user_id) == "online"
     await s.close()
     await asyncio.to_thread(srv.stop)  # while the relay still serves its goodbyes
 

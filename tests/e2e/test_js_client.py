@@ -1,9 +1,9 @@
 """The core flow driven by the official JavaScript client, `socket.io-client` 4.x from npm
 (tests/js/core_flow.js), over websocket and over polling upgraded to websocket.
 
-Needs Node.js and npm: skipped without them, except in CI (`CI=true`), where that fails.
-The client is installed with `npm ci` from tests/js/package-lock.json when node_modules is
-missing or older than the lockfile."""
+Needs Node.js, and the client installed in tests/js/node_modules from
+tests/js/package-lock.json, which `make test` does (`npm ci`) like every other install:
+skipped without them, except in CI (`CI=true`), where that fails."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
-from tests.support import IN_CI, ROOT, Server, next_id, token
+from tests.support import ROOT, Server, next_id, token, unavailable
 
 pytestmark = pytest.mark.node
 
@@ -24,14 +23,7 @@ JS_DIR = ROOT / "tests" / "js"
 LOCKFILE = JS_DIR / "package-lock.json"
 # npm writes this when it installs; its age says when node_modules last matched a lockfile.
 INSTALLED = JS_DIR / "node_modules" / ".package-lock.json"
-NPM_CI_TIMEOUT = 300.0
 RUN_TIMEOUT = 60.0
-
-
-def _unavailable(message: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _tail(text: str | bytes | None, limit: int = 6000) -> str:
@@ -41,40 +33,17 @@ def _tail(text: str | bytes | None, limit: int = 6000) -> str:
     return text if len(text) <= limit else "...\n" + text[-limit:]
 
 
-def _stale() -> bool:
-    return not INSTALLED.exists() or INSTALLED.stat().st_mtime < LOCKFILE.stat().st_mtime
-
-
 @pytest.fixture(scope="session")
 def node() -> str:
     """The `node` executable, with socket.io-client installed in tests/js/node_modules."""
-    node_bin, npm_bin = shutil.which("node"), shutil.which("npm")
-    if node_bin is None or npm_bin is None:
-        missing = " and ".join(n for n, b in (("node", node_bin), ("npm", npm_bin)) if b is None)
-        _unavailable(f"Node.js/npm not installed: {missing} not found on PATH")
-    if _stale():
-        try:
-            done = subprocess.run(
-                [npm_bin, "ci", "--no-audit", "--no-fund"],
-                cwd=JS_DIR,
-                capture_output=True,
-                text=True,
-                timeout=NPM_CI_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            _unavailable(
-                f"npm ci in {JS_DIR} did not finish in {NPM_CI_TIMEOUT:.0f} s\n"
-                f"{_tail(exc.stdout)}\n{_tail(exc.stderr)}"
-            )
-        else:
-            if done.returncode != 0:
-                _unavailable(
-                    f"npm ci in {JS_DIR} failed (exit {done.returncode})\n"
-                    f"{_tail(done.stdout)}\n{_tail(done.stderr)}"
-                )
-        if _stale():  # npm ci succeeded but left no record of the install
-            INSTALLED.touch()
+    node_bin = shutil.which("node")
+    if node_bin is None:
+        unavailable("Node.js not installed: node not found on PATH")
+    if not INSTALLED.exists() or INSTALLED.stat().st_mtime < LOCKFILE.stat().st_mtime:
+        unavailable(
+            f"{JS_DIR / 'node_modules'} is missing or older than its lockfile: "
+            "`make test` installs it (npm ci)"
+        )
     return node_bin
 
 
@@ -124,3 +93,48 @@ def test_official_js_client_core_flow(node: str, server: Server) -> None:
 def _server_log(server: Server) -> str:
     path: Path | None = server.log_path
     return _tail(path.read_text(errors="replace")) if path and path.exists() else "(none)"
+
+
+def _readme_snippet() -> str:
+    """The Quickstart's Node.js example, as the README writes it."""
+    readme = (ROOT / "README.md").read_text()
+    quickstart = readme.split("\n## Quickstart\n", 1)[1].split("\n## ", 1)[0]
+    return quickstart.split("```js\n", 1)[1].split("```\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("role", "exit_code", "said"),
+    [
+        ("customer", 0, "stored"),
+        ("vendor", 1, "not stored 403"),  # vendors do not start chats: the ack says so
+        (None, 1, "refused"),  # a token the server refuses
+    ],
+)
+def test_the_readme_node_snippet_runs_and_exits(
+    node: str, server: Server, tmp_path: Path, role: str | None, exit_code: int, said: str
+) -> None:
+    """The snippet with its two placeholders filled in: it reports what happened, its ack's
+    error included, and exits."""
+    snippet = _readme_snippet()
+    placeholders = ('"http://127.0.0.1:8000"', '"<customer token printed by make run>"')
+    assert all(p in snippet for p in placeholders)
+    bearer = token(role, next_id()) if role else "not-a-token"
+    script = tmp_path / "quickstart.js"
+    script.write_text(
+        snippet.replace(placeholders[0], json.dumps(server.url)).replace(
+            placeholders[1], json.dumps(bearer)
+        )
+    )
+    try:
+        done = subprocess.run(
+            [node, str(script)],
+            env=os.environ | {"NODE_PATH": str(JS_DIR / "node_modules")},
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the snippet did not exit within {RUN_TIMEOUT:.0f} s: {_tail(exc.stdout)}")
+    assert done.returncode == exit_code, (done.stdout, done.stderr)
+    assert said in (done.stdout if exit_code == 0 else done.stderr), (done.stdout, done.stderr)

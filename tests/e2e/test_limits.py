@@ -5,11 +5,14 @@ the queue cap, on real servers with small limits."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import socketio
 from websockets.exceptions import InvalidStatus
@@ -17,17 +20,18 @@ from websockets.exceptions import InvalidStatus
 from tests import media_files
 from tests.dbcheck import query
 from tests.e2e.media_support import File, upload
-from tests.e2e.raw_engineio import open_engineio, open_namespace, until_closed
-from tests.support import Client, Server, new_chat_fields, next_id
+from tests.e2e.raw_engineio import (
+    answer_pings_until_closed,
+    open_engineio,
+    open_namespace,
+    until_closed,
+)
+from tests.support import ON_POSTGRES, ON_SQLITE, Client, Server, new_chat_fields, next_id, text_is
+from tests.support.chat import ready
 
 QUIET = 0.4  # how long a negative assertion ("nothing arrived") waits
 
 Spawn = Callable[..., Server]
-
-
-async def ready(server: Server, role: str, user_id: int | None = None) -> Client:
-    client = Client(server.url, role, user_id if user_id is not None else next_id())
-    return await (await client.connect()).ready()
 
 
 def assert_rate_limited(body: Any) -> None:
@@ -314,6 +318,110 @@ async def test_a_connection_without_a_namespace_is_closed_after_the_timeout(
         await client.close()
 
 
+async def _gauge(server: Server, name: str, **labels: str) -> float:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        text = (await http.get("/metrics")).text
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    series = re.escape(name + (f"{{{wanted}}}" if labels else ""))
+    found = re.search(rf"^{series} (\S+)$", text, re.MULTILINE)
+    assert found, f"no {name} {labels} in /metrics"
+    return float(found.group(1))
+
+
+async def test_a_connection_that_leaves_its_namespaces_still_counts_and_is_closed(
+    spawn_server: Spawn,
+) -> None:
+    # The client opens /presence, sends the namespace DISCONNECT and keeps answering pings:
+    # an engine.io connection that no namespace holds. It still counts for the user's cap,
+    # the gauge shows it, and the handshake time limit closes it.
+    srv = spawn_server(
+        SLYCHAT_HANDSHAKE_TIMEOUT="2s",
+        SLYCHAT_PING_INTERVAL="1s",
+        SLYCHAT_PING_TIMEOUT="1s",
+        SLYCHAT_MAX_CONNECTIONS_PER_USER="2",
+    )
+    user = next_id()
+    async with asyncio.timeout(120):  # a hang here must fail this test, not stall the suite
+        left = await open_engineio(srv)
+        await open_namespace(left, "/presence", "customer", user)
+        assert str(await left.recv()).startswith("40/presence,")
+        await left.send("41/presence,")
+        tab = await ready(srv, "customer", user)  # the user's second connection
+        try:
+            errors = await _connect_error(Client(srv.url, "customer", user))
+            assert {e["data"]["statusCode"] for e in errors.values()} == {429}, errors
+            assert await _gauge(srv, "slychat_open_sockets", namespace="/presence") == 1
+            assert await _gauge(srv, "slychat_open_connections") >= 2
+            started = time.monotonic()
+            frames = await answer_pings_until_closed(left, 10)
+            assert "2" in frames, frames  # it was pinged and answered: only the limit closed it
+            assert time.monotonic() - started < 6
+            # Gone, it no longer counts: the user may open another connection.
+            await asyncio.sleep(0.3)
+            again = await ready(srv, "customer", user)
+            await again.close()
+            assert (await tab.call("getUserChats"))["error"] is False
+        finally:
+            await tab.close()
+            await left.close()
+
+
+def _rss(server: Server) -> int:
+    """The server process's resident memory, in bytes."""
+    assert server.proc is not None
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    return int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:")).split()[1]) * 1024
+
+
+@ON_SQLITE  # the subject is the engine.io layer
+async def test_oversize_long_polling_posts_are_refused_at_once_and_keep_nothing(
+    spawn_server: Spawn,
+) -> None:
+    # A long-polling POST over the packet cap, on a fresh session, without a token: answered
+    # at once (400), the session gone. Before the fix each POST hung, holding its session
+    # and ~85 KB for good (+85 MB per 1,000), and SIGTERM took ~26 s.
+    srv = spawn_server(SLYCHAT_HANDSHAKE_TIMEOUT="5m")  # plain handshakes' sessions stay
+    path = "/socket.io/?EIO=4&transport=polling"
+    oversize = b"4" + b"x" * 69_999  # 70,000 bytes; the cap is 64 KiB
+    async with httpx.AsyncClient(base_url=srv.url, timeout=5) as http:
+
+        async def handshake() -> str:
+            opened = await http.get(path)
+            assert opened.status_code == 200, opened.text
+            return str(orjson.loads(opened.content[1:])["sid"])
+
+        async def oversize_post() -> None:
+            sid = await handshake()
+            refused = await http.post(f"{path}&sid={sid}", content=oversize)
+            assert refused.status_code in (400, 413), refused.text
+            assert (await http.get(f"{path}&sid={sid}")).status_code == 400  # gone
+
+        async def times(n: int, work: Callable[[], Any]) -> None:
+            for _ in range(n // 20):
+                await asyncio.gather(*(work() for _ in range(20)))
+
+        await times(1000, oversize_post)  # the allocator's heap grown to its working size
+        before = _rss(srv)
+        await times(1000, oversize_post)
+        posts = _rss(srv) - before
+        await times(1000, handshake)
+        handshakes = _rss(srv) - before - posts
+    print(
+        f"\nRSS growth: 1,000 oversize POSTs {posts >> 10} KiB, handshakes {handshakes >> 10} KiB"
+    )
+    # Nothing of the refused sessions is kept: the process holds the handshakes' only.
+    assert await _gauge(srv, "slychat_open_connections") == 1000
+    # RSS never shrinks and the heap keeps some slack: the bound has room for it, and none
+    # for 85 KB per POST.
+    assert posts < handshakes + 24 * 1024 * 1024, (handshakes, posts)
+    # And the process still stops at once.
+    assert srv.proc is not None
+    began = time.monotonic()
+    srv.proc.terminate()
+    assert await asyncio.to_thread(srv.proc.wait, 15) == 0
+    assert time.monotonic() - began < 5
+
+
 async def test_an_oversize_packet_closes_that_client_only(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_MAX_PACKET_BYTES="16KiB")
     vendor, customer = await ready(srv, "vendor"), await ready(srv, "customer")
@@ -369,7 +477,7 @@ async def test_a_reader_too_slow_is_disconnected_and_others_are_not(
             # Another customer's chat with the same vendor is not held up.
             text = f"still here {i}"
             assert (await other.call("sendMessage", to_vendor | {"text": text}))["error"] is False
-            await vendor.wait("receiveMessage", lambda d, t=text: d["data"][0]["text"] == t)
+            await vendor.wait("receiveMessage", text_is(text))
         assert dropped, "the slow reader was never disconnected"
         await until_closed(slow)  # its connection is gone, not only its namespaces
     finally:
@@ -378,7 +486,7 @@ async def test_a_reader_too_slow_is_disconnected_and_others_are_not(
             await c.close()
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # nodes share it
+@ON_POSTGRES  # nodes share it
 async def test_limits_and_caps_are_shared_by_every_node_through_redis(
     spawn_server: Spawn, redis_url: str, redis_prefix: str
 ) -> None:

@@ -113,7 +113,7 @@ async def test_debug_logs_hold_no_tokens_sids_or_message_text(
     # each connection's lines carry its socket id, the same in both namespaces
     opened: dict[str, set[str]] = {}
     for line in lines:
-        if line["logger"] == "slychat.transport.engine" and line["event"].startswith("connect "):
+        if line["logger"] == "slychat.server.engine" and line["event"].startswith("connect "):
             opened.setdefault(line["socket"], set()).add(line["event"])
     assert len(opened) >= 2
     assert {"connect on /presence", "connect on /chat"} in opened.values()

@@ -1,4 +1,4 @@
-"""Media messages through the upload routes (PROTOCOL.md "HTTP"), on a real server with
+"""Media messages through the upload routes (docs/protocol.md, "Uploads"), on a real server with
 real files: stored safely, announced like messages, listed everywhere, served with the
 right headers, and removed when their message goes."""
 

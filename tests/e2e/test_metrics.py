@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import media_files
 from tests.e2e.media_support import File, upload
-from tests.support import Client, Server, new_chat_fields, next_id
+from tests.support import Server, new_chat_fields, next_id
+from tests.support.chat import ready
 
 Spawn = Callable[..., Server]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -36,10 +37,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 def event(samples: Samples, name: str, outcome: str) -> float:
     return value(samples, "slychat_events_total", namespace="/chat", event=name, outcome=outcome)
-
-
-async def ready(srv: Server, role: str) -> Client:
-    return await (await Client(srv.url, role, next_id()).connect()).ready()
 
 
 async def readyz(srv: Server) -> httpx.Response:
@@ -146,6 +143,9 @@ async def test_metrics_token_is_required_when_set(spawn_server: Spawn) -> None:
         assert (await http.get("/metrics")).status_code == 401
         wrong = {"Authorization": "Bearer not-the-token"}
         assert (await http.get("/metrics", headers=wrong)).status_code == 401
+        # Headers that are not ASCII (latin-1, UTF-8 bytes) are compared as bytes: 401.
+        for raw in ("Bearer m\u00e9trics".encode("latin-1"), "Bearer \u00fc".encode()):
+            assert (await http.get("/metrics", headers={b"Authorization": raw})).status_code == 401
     samples = await scrape(srv, Authorization="Bearer metrics-token-0123456789")
     assert ("slychat_rate_limited_total", frozenset()) in samples
 

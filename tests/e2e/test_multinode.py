@@ -9,17 +9,28 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import IN_CI, ROOT, Client, Server, free_port, new_chat_fields, next_id
+from tests.support import (
+    ON_POSTGRES,
+    ROOT,
+    Client,
+    Server,
+    free_port,
+    new_chat_fields,
+    next_id,
+    nodes_sharing,
+    unavailable,
+)
 
 # Several nodes share PostgreSQL (SQLite is the single-node default).
-on_postgres = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 TTL = 3.0
 
 
@@ -28,19 +39,38 @@ def nodes(
     server: Server, redis_url: str, redis_prefix: str, log_dir: Path
 ) -> Iterator[list[Server]]:
     """Two nodes sharing PostgreSQL and Redis."""
-    env = {
-        "SLYCHAT_REDIS_URL": redis_url,
-        "SLYCHAT_REDIS_PREFIX": redis_prefix,
-        "SLYCHAT_PRESENCE_TTL": f"{TTL}s",
-    }
-    started = [Server(server.database_url, env=env).start(log_dir) for _ in range(2)]
-    yield started
-    for node in started:
-        node.stop()
+    with nodes_sharing(
+        server.database_url,
+        log_dir,
+        SLYCHAT_REDIS_URL=redis_url,
+        SLYCHAT_REDIS_PREFIX=redis_prefix,
+        SLYCHAT_PRESENCE_TTL=f"{TTL}s",
+    ) as started:
+        yield started
+
+
+# `await on(node, "vendor", user_id)`: a ready client on that node.
+On = Callable[..., Awaitable[Client]]
+
+
+@dataclass(frozen=True)
+class PrivateRedis:
+    """`private_redis()` starts the test's own Redis server (again); `.url` reaches it."""
+
+    url: str
+    start: Callable[[], subprocess.Popen[bytes]]
+
+    def __call__(self) -> subprocess.Popen[bytes]:
+        return self.start()
+
+
+def _for_product(product: str) -> Callable[[Any], bool]:
+    """A `Client.wait` filter: a newChat about `product`."""
+    return lambda d: bool(d["message"]["productId"] == product)
 
 
 @pytest.fixture
-async def on() -> AsyncIterator[Callable[..., asyncio.Future[Client]]]:
+async def on() -> AsyncIterator[On]:
     """`await on(node, "vendor", user_id)` -> a ready client connected to that node."""
     clients: list[Client] = []
 
@@ -49,12 +79,12 @@ async def on() -> AsyncIterator[Callable[..., asyncio.Future[Client]]]:
         clients.append(client)
         return await (await client.connect()).ready()
 
-    yield make  # type: ignore[misc]
+    yield make
     await asyncio.gather(*(c.close() for c in clients))
 
 
-@on_postgres
-async def test_every_event_crosses_nodes(nodes: list[Server], on: Callable) -> None:
+@ON_POSTGRES
+async def test_every_event_crosses_nodes(nodes: list[Server], on: On) -> None:
     a, b = nodes
     vendor = await on(b, "vendor")
     customer = await on(a, "customer")
@@ -100,10 +130,8 @@ async def test_every_event_crosses_nodes(nodes: list[Server], on: Callable) -> N
     assert seen["data"]["status"] == "online"
 
 
-@on_postgres
-async def test_presence_on_one_node_admits_chat_on_another(
-    nodes: list[Server], on: Callable
-) -> None:
+@ON_POSTGRES
+async def test_presence_on_one_node_admits_chat_on_another(nodes: list[Server], on: On) -> None:
     a, b = nodes
     user = next_id()
     presence = Client(a.url, "vendor", user)
@@ -118,8 +146,8 @@ async def test_presence_on_one_node_admits_chat_on_another(
         await asyncio.gather(presence.close(), chat.close())
 
 
-@on_postgres
-async def test_two_tabs_on_two_nodes_both_receive(nodes: list[Server], on: Callable) -> None:
+@ON_POSTGRES
+async def test_two_tabs_on_two_nodes_both_receive(nodes: list[Server], on: On) -> None:
     a, b = nodes
     vendor_a = await on(a, "vendor")
     vendor_b = await on(b, "vendor", vendor_a.id)
@@ -147,10 +175,8 @@ async def test_two_tabs_on_two_nodes_both_receive(nodes: list[Server], on: Calla
     await customer.wait("receiveMessage", lambda d: d["data"][0]["text"] == "from tab b")
 
 
-@on_postgres
-async def test_a_killed_node_stops_counting_within_the_ttl(
-    nodes: list[Server], on: Callable
-) -> None:
+@ON_POSTGRES
+async def test_a_killed_node_stops_counting_within_the_ttl(nodes: list[Server], on: On) -> None:
     a, b = nodes
     customer = await on(a, "customer")
     vendor = await on(b, "vendor")
@@ -184,9 +210,9 @@ async def test_a_killed_node_stops_counting_within_the_ttl(
     await customer.wait("messagesDelivered")
 
 
-@on_postgres
+@ON_POSTGRES
 async def test_workers_share_one_port(
-    server: Server, redis_url: str, redis_prefix: str, log_dir: Path, on: Callable
+    server: Server, redis_url: str, redis_prefix: str, log_dir: Path, on: On
 ) -> None:
     env = {"SLYCHAT_REDIS_URL": redis_url, "SLYCHAT_REDIS_PREFIX": redis_prefix}
     workers = Server(server.database_url, env=env, args=["--workers", "2"]).start(log_dir)
@@ -204,9 +230,7 @@ async def test_workers_share_one_port(
                 },
             )
         for n, _ in enumerate(customers):
-            chat = await vendor.wait(
-                "newChat", lambda d, n=n: d["message"]["productId"] == f"w-{n}"
-            )
+            chat = await vendor.wait("newChat", _for_product(f"w-{n}"))
             assert chat["message"]["messages"][0]["text"] == f"w{n}"
     finally:
         workers.stop()
@@ -227,13 +251,11 @@ def test_workers_without_redis_refuse_to_start() -> None:
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A Redis server of this test's own, which the test may stop and start again."""
     binary = shutil.which("redis-server")
     if binary is None:
-        if IN_CI:
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
+        unavailable("redis-server is not installed")
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -266,16 +288,15 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[byte
         client.close()
         return proc
 
-    start.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
-    yield start
+    yield PrivateRedis(f"redis://127.0.0.1:{port}/0", start)
     for proc in procs:
         proc.kill()
         proc.wait()
 
 
-@on_postgres
+@ON_POSTGRES
 async def test_nodes_keep_serving_through_a_redis_outage(
-    server: Server, private_redis: Callable, log_dir: Path, on: Callable
+    server: Server, private_redis: PrivateRedis, log_dir: Path, on: On
 ) -> None:
     redis_proc = private_redis()
     env = {"SLYCHAT_REDIS_URL": private_redis.url, "SLYCHAT_PRESENCE_TTL": f"{TTL}s"}
@@ -356,9 +377,9 @@ async def test_nodes_keep_serving_through_a_redis_outage(
         b.stop()
 
 
-@on_postgres
+@ON_POSTGRES
 async def test_a_node_hears_at_once_when_a_user_connects_elsewhere(
-    nodes: list[Server], on: Callable
+    nodes: list[Server], on: On
 ) -> None:
     """Each node remembers presence counts; a change on another node makes it forget."""
     a, b = nodes

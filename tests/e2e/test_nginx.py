@@ -25,9 +25,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.media_support import File, multipart
 from tests.e2e.nginx_support import Nginx, running_nginx
-from tests.support import IN_CI, Client, Server, free_port, new_chat_fields, next_id, token
+from tests.support import (
+    ON_POSTGRES,
+    Client,
+    Server,
+    free_port,
+    new_chat_fields,
+    next_id,
+    token,
+    unavailable,
+)
 
-pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+pytestmark = ON_POSTGRES
 TTL = 3.0
 
 
@@ -35,9 +44,7 @@ TTL = 3.0
 def nginx_binary() -> str:
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if binary is None:
-        if IN_CI:
-            pytest.fail("nginx is not installed (the Makefile's `deploy-tools` target)")
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+        unavailable("nginx is not installed (apt-get install nginx-light; `make test` does)")
     return binary
 
 

@@ -4,28 +4,15 @@ precondition (a /chat socket needs its user online in /presence)."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import UserFactory
-from tests.support import Client, new_chat_fields, next_id
+from tests.support import Client, next_id
+from tests.support.chat import is_iso, ok, open_chat, presence_of, send
 
-ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 QUIET = 0.4
 PRESENCE = "/presence"
-
-
-def is_iso(value: Any) -> bool:
-    return isinstance(value, str) and ISO_MS.match(value) is not None
-
-
-def ok(body: Any) -> Any:
-    assert isinstance(body, dict), body
-    assert body.get("statusCode") == 200, body
-    assert body.get("error") is False, body
-    assert isinstance(body.get("message"), str), body
-    return body["data"]
 
 
 def of(user: Client) -> Callable[[Any], bool]:
@@ -35,30 +22,6 @@ def of(user: Client) -> Callable[[Any], bool]:
 
 def notices(client: Client, event: str, user: Client) -> list[Any]:
     return [d for d in client.received(event) if of(user)(d)]
-
-
-async def open_chat(customer: Client, vendor_id: int, product: str = "") -> dict[str, Any]:
-    ack = await customer.call(
-        "sendMessage",
-        {
-            "productId": product or f"p-{next_id()}",
-            "recipientId": vendor_id,
-            "text": "Hello",
-            **new_chat_fields(),
-        },
-    )
-    assert ack["error"] is False, ack
-    return dict(ack["data"])
-
-
-async def presence_of(asker: Client, user_id: int, user_type: str) -> Any:
-    """checkOnlinePresence with an ack; the ack (the onlinePresence envelope or an error)."""
-    ack = await asker.call(
-        "checkOnlinePresence", {"userId": user_id, "userType": user_type}, ns=PRESENCE
-    )
-    if ack.get("error") is False:
-        assert await asker.wait("onlinePresence", ns=PRESENCE) == ack
-    return ack
 
 
 async def closed(client: Client, timeout: float = 5.0) -> None:
@@ -257,26 +220,19 @@ async def test_recipient_online_follows_the_presence_connection(connect: UserFac
     customer = await connect("customer")
     vendor_id = next_id()
     product = f"p-{next_id()}"
-    first = await open_chat(customer, vendor_id, product)
+    first = await open_chat(customer, vendor_id, product=product)
     assert first["recipientOnline"] is False
-
-    async def send(text: str) -> dict[str, Any]:
-        ack = await customer.call(
-            "sendMessage", {"productId": product, "recipientId": vendor_id, "text": text}
-        )
-        assert ack["error"] is False, ack
-        return dict(ack["data"])
 
     # only /presence: online, but nothing reaches a /chat socket yet
     presence_only = await connect("vendor", vendor_id, namespaces=(PRESENCE,))
     await customer.wait("userIsOnline", lambda d: d["data"]["userId"] == vendor_id)
-    second = await send("are you there?")
+    second = await send(customer, product, vendor_id, "are you there?")
     assert second["recipientOnline"] is True
     assert second["deliveredAt"] is None
 
     await closed(presence_only)
     await customer.wait("userIsOffline", lambda d: d["data"]["userId"] == vendor_id)
-    third = await send("bye")
+    third = await send(customer, product, vendor_id, "bye")
     assert third["recipientOnline"] is False
 
     vendor = await connect("vendor", vendor_id)

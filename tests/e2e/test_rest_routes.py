@@ -1,20 +1,24 @@
-"""The original system's HTTP routes over a user's chats (PROTOCOL.md "HTTP"): `GET
+"""The original system's HTTP routes over a user's chats (docs/protocol.md, "Chats over HTTP"): `GET
 /api/v1/chat`, `GET /api/v1/chat/{productId}/{vendorId}/{customerId}` and `DELETE
 /api/v1/chat/{messageId}`, on a real server, answered with the socket events' envelopes."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.conftest import UserFactory
 from tests.e2e.test_hostile_tokens import revoke
-from tests.support import SECRET, Client, Server, http_refusal, new_chat_fields, next_id, token
+from tests.support import SECRET, Client, Server, http_refusal, next_id, token
+from tests.support.chat import send
 
 UNKNOWN_ID = "f" * 24
 
@@ -37,15 +41,6 @@ async def _http(
         return await http.request(method, path, headers=headers, params=params)
 
 
-async def _send(sender: Client, product: str, recipient: Client, text: str) -> dict[str, Any]:
-    ack = await sender.call(
-        "sendMessage",
-        {"productId": product, "recipientId": recipient.id, "text": text, **new_chat_fields()},
-    )
-    assert ack["error"] is False, ack
-    return dict(ack["data"])
-
-
 def _chat_path(product: str, vendor: Client, customer: Client) -> str:
     return f"/api/v1/chat/{quote(product, safe='')}/{vendor.id}/{customer.id}"
 
@@ -59,8 +54,8 @@ async def test_the_chat_list_is_the_user_chats_envelope(
     customer = await connect("customer")
     vendor = await connect("vendor")
     product = f"p-{next_id()}"
-    sent = await _send(customer, product, vendor, "hello")
-    await _send(customer, product, vendor, "are you there?")
+    sent = await send(customer, product, vendor.id, "hello", new=True)
+    await send(customer, product, vendor.id, "are you there?", new=True)
 
     response = await _http(server, "GET", "/api/v1/chat", as_user=vendor)
     assert response.status_code == 200, response.text
@@ -86,7 +81,7 @@ async def test_the_chat_list_pages_with_limit_and_before(
     customer = await connect("customer")
     vendors = [await connect("vendor") for _ in range(3)]
     product = f"p-{next_id()}"
-    ids = [(await _send(customer, product, v, "hi"))["chatId"] for v in vendors]
+    ids = [(await send(customer, product, v.id, "hi", new=True))["chatId"] for v in vendors]
     newest_first = list(reversed(ids))
 
     first = await _http(server, "GET", "/api/v1/chat", as_user=customer, params={"limit": 2})
@@ -112,7 +107,7 @@ async def test_a_stranger_s_chat_cannot_be_an_anchor(server: Server, connect: Us
     customer = await connect("customer")
     vendor = await connect("vendor")
     stranger = await connect("customer")
-    chat_id = (await _send(customer, f"p-{next_id()}", vendor, "hi"))["chatId"]
+    chat_id = (await send(customer, f"p-{next_id()}", vendor.id, "hi", new=True))["chatId"]
     params = {"before": chat_id}
     response = await _http(server, "GET", "/api/v1/chat", as_user=stranger, params=params)
     assert chat_id not in http_refusal(response, 404)["message"]
@@ -129,7 +124,7 @@ async def test_one_chat_with_its_latest_page_read_only(
     product = f"p/{next_id()} x"  # a slash and a space: percent-encoded in the path
     texts = [f"m{i}" for i in range(5)]
     for text in texts:
-        sent = await _send(customer, product, vendor, text)
+        sent = await send(customer, product, vendor.id, text, new=True)
     path = _chat_path(product, vendor, customer)
 
     response = await _http(server, "GET", path, as_user=vendor)
@@ -169,7 +164,7 @@ async def test_one_chat_pages_with_before_and_limit(server: Server, connect: Use
     customer = await connect("customer")
     vendor = await connect("vendor")
     product = f"p-{next_id()}"
-    ids = [(await _send(customer, product, vendor, f"m{i}"))["id"] for i in range(5)]
+    ids = [(await send(customer, product, vendor.id, f"m{i}", new=True))["id"] for i in range(5)]
     path = _chat_path(product, vendor, customer)
 
     newest = (await _http(server, "GET", path, as_user=customer, params={"limit": 2})).json()
@@ -196,7 +191,7 @@ async def test_one_chat_is_for_its_participants_only(server: Server, connect: Us
     customer = await connect("customer")
     vendor = await connect("vendor")
     product = f"p-{next_id()}"
-    chat_id = (await _send(customer, product, vendor, "private"))["chatId"]
+    chat_id = (await send(customer, product, vendor.id, "private", new=True))["chatId"]
     path = _chat_path(product, vendor, customer)
 
     stranger_customer = Client(server.url, "customer", next_id())
@@ -228,8 +223,8 @@ async def test_delete_tells_both_parties_sockets(server: Server, connect: UserFa
     vendor = await connect("vendor")
     other_tab = await connect("customer", customer.id)
     product = f"p-{next_id()}"
-    kept = await _send(customer, product, vendor, "keep")
-    gone = await _send(customer, product, vendor, "oops")
+    kept = await send(customer, product, vendor.id, "keep", new=True)
+    gone = await send(customer, product, vendor.id, "oops", new=True)
 
     response = await _http(server, "DELETE", f"/api/v1/chat/{gone['id']}", as_user=customer)
     assert response.status_code == 200, response.text
@@ -259,7 +254,7 @@ async def test_delete_refusals(server: Server, connect: UserFactory) -> None:
     vendor = await connect("vendor")
     stranger = await connect("vendor")
     product = f"p-{next_id()}"
-    sent = await _send(customer, product, vendor, "mine")
+    sent = await send(customer, product, vendor.id, "mine", new=True)
     path = f"/api/v1/chat/{sent['id']}"
 
     body = http_refusal(await _http(server, "DELETE", path, as_user=vendor), 403)
@@ -297,12 +292,17 @@ async def test_every_route_wants_a_valid_token(server: Server, connect: UserFact
     customer = await connect("customer")
     vendor = await connect("vendor")
     product = f"p-{next_id()}"
-    sent = await _send(customer, product, vendor, "hi")
+    sent = await send(customer, product, vendor.id, "hi", new=True)
     bad_tokens = {
         None: "Authentication token is missing",
         "not-a-jwt": None,
         token("customer", customer.id, ttl=-120): "Token has expired",
         token("customer", customer.id, secret=SECRET + "x"): None,
+        # Times are integers (PyJWT alone takes floats and digit strings).
+        token("customer", customer.id, iat=time.time()): "Token has an invalid 'iat' claim",
+        token("customer", customer.id, exp=str(int(time.time()) + 600)): (
+            "Token has an invalid 'exp' claim"
+        ),
     }
     for method, path in _routes(product, vendor.id, customer.id, sent["id"]):
         for bearer, message in bad_tokens.items():
@@ -334,7 +334,7 @@ async def test_a_revoked_token_is_refused(
     customer = await connect("customer")
     vendor = await connect("vendor")
     product = f"p-{next_id()}"
-    sent = await _send(customer, product, vendor, "hi")
+    sent = await send(customer, product, vendor.id, "hi", new=True)
     jti = f"revoked-{next_id()}"
     revoked = token("customer", customer.id, jti=jti)
     assert (await _http(node, "GET", "/api/v1/chat", bearer=revoked)).status_code == 200
@@ -364,3 +364,51 @@ async def test_requests_spend_the_users_event_rate(
     assert int(response.headers["retry-after"]) >= 1
     # Per user: another user is not held back.
     assert (await _http(limited, "GET", "/api/v1/chat", as_user=other)).status_code == 200
+
+
+def _raw(server: Server, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """A request with its path sent exactly as given (httpx would remove dot segments)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nope", 404),
+        ("GET", "/api/v1/nope", 404),
+        ("GET", "/api/v1/../x", 404),
+        ("GET", "/api/v1/./x", 404),
+        ("GET", "/api/v1/x/%2e%2e/y", 404),
+        ("GET", "/api/v1/chat/..", 405),  # the DELETE route's path: a message id of ".."
+        ("DELETE", "/api/v1/chat/a%2F..%2Fb/1/2", 405),
+        ("POST", "/api/v1/chat/a%2F..%2Fb/1/2", 405),
+        ("PUT", "/api/v1/chat", 405),
+        ("GET", "/api/v1/admin/../../x", 404),
+        ("GET", "/api/v1/admin/nope%2F..%2Fx", 404),
+        ("GET", "/media/../pyproject.toml", 404),
+        ("GET", "/demo/%2e%2e/pyproject.toml", 404),
+        ("GET", "/moderation/%2e%2e/pyproject.toml", 404),
+        ("GET", "/moderation/js/nope.js", 404),
+        ("POST", "/moderation", 405),
+        ("GET", "//api/v1/chat", 404),
+    ],
+)
+async def test_requests_no_route_takes_get_the_error_object(
+    server: Server, method: str, path: str, status: int
+) -> None:
+    """Unmatched paths, dot segments and encoded slashes included, get the JSON error
+    object (never Starlette's plain-text page), 405 with its `Allow` header."""
+    got, headers, body = await asyncio.to_thread(_raw, server, method, path)
+    assert got == status, (path, body)
+    assert headers["content-type"] == "application/json", (path, body)
+    error = json.loads(body)
+    assert error == {"error": True, "message": error["message"], "statusCode": status}
+    assert error["message"]
+    if status == 405:
+        assert headers["allow"]

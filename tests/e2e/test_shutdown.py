@@ -22,11 +22,10 @@ from sqlalchemy.engine import make_url
 from tests.dbcheck import query
 from tests.e2e.roaming import Pair, Roamer, check_delivery, check_storage
 from tests.e2e.test_js_client import JS_DIR, node  # noqa: F401  (fixture)
-from tests.support import Client, Server, new_chat_fields, next_id, token
+from tests.support import ON_SQLITE, Client, Server, new_chat_fields, next_id, token
 
 TIMEOUT = 8.0  # SLYCHAT_SHUTDOWN_TIMEOUT of the nodes here
 DRAINING = {"SLYCHAT_SHUTDOWN_TIMEOUT": f"{TIMEOUT:g}s", "SLYCHAT_LOG_LEVEL": "info"}
-on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def terminate(srv: Server) -> tuple[int, float]:
@@ -167,7 +166,7 @@ async def test_sigterm_finishes_in_flight_events_then_exits_0(
     await streamer.close()
 
 
-@on_sqlite
+@ON_SQLITE
 async def test_a_drained_python_client_reconnects_to_the_replacement(
     server: Server, log_dir: Path
 ) -> None:
@@ -204,7 +203,7 @@ async def test_a_drained_python_client_reconnects_to_the_replacement(
         replacement.stop()
 
 
-@on_sqlite
+@ON_SQLITE
 @pytest.mark.node
 @pytest.mark.parametrize("transports", ["websocket", "polling"])
 async def test_the_official_js_client_reconnects_by_itself(
@@ -308,7 +307,7 @@ def _senders(roamers: list[Roamer], pairs: list[Pair]) -> list[tuple[Roamer, Pai
     return [(r, pairs[i // 2]) for i, r in enumerate(roamers)]
 
 
-@on_sqlite
+@ON_SQLITE
 async def test_sigterm_to_the_supervisor_drains_every_worker(
     server: Server, redis_url: str, redis_prefix: str, log_dir: Path
 ) -> None:
@@ -335,7 +334,7 @@ async def test_sigterm_to_the_supervisor_drains_every_worker(
         supervisor.stop()
 
 
-@on_sqlite
+@ON_SQLITE
 async def test_a_drain_that_cannot_finish_still_ends_at_the_timeout(
     server: Server, spawn_server: Callable[..., Server]
 ) -> None:

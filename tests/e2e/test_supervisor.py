@@ -1,4 +1,4 @@
-"""`slychat serve --workers N` (slychat.supervisor): a worker that dies is replaced, SIGHUP
+"""`slychat serve --workers N` (process/supervisor.py): a worker that dies is replaced, SIGHUP
 replaces every worker while the port keeps answering, and a worker that cannot start
 stops the whole server with a nonzero status. (SIGTERM's drain: tests/e2e/test_shutdown.)"""
 
@@ -15,11 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support import ON_SQLITE, ROOT, Server, free_port
 
-from tests.support import ROOT, Server, free_port
-
-on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 STARTUP_FAILURE = 3  # uvicorn's exit status for "could not start"
 
 
@@ -47,7 +44,7 @@ def healthy(srv: Server) -> bool:
         return False
 
 
-@on_sqlite
+@ON_SQLITE
 def test_workers_are_replaced_when_killed_and_on_sighup(
     server: Server, redis_url: str, redis_prefix: str, log_dir: Path
 ) -> None:
@@ -110,7 +107,7 @@ def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
     # slychat's own lifespan survives a database or Redis that is down (it retries), so
     # the supervisor runs an app that cannot start.
     code = (
-        "import sys, uvicorn; from slychat.serving import serve_workers; "
+        "import sys, uvicorn; from slychat.process.supervisor import serve_workers; "
         f"config = uvicorn.Config('{__name__}:failing_app', port={free_port()}, "
         "host='127.0.0.1', workers=2, lifespan='on'); "
         "sys.exit(serve_workers(config, 5.0))"

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import Callable
 from typing import Any
 
+from slychat.domain.ids import now_ms
 from tests.conftest import UserFactory
 from tests.dbcheck import message_rows
-from tests.support import Client, Server, new_chat_fields, next_id, token
+from tests.support import (
+    Client,
+    Server,
+    new_chat_fields,
+    next_id,
+    rs256,
+    rsa_keys,
+    signed_cursor,
+    token,
+)
 
 
 async def _pair(connect: UserFactory) -> tuple[Client, Client, str, str]:
@@ -221,3 +233,81 @@ async def test_user_chats_carry_unread_counts_and_a_total(connect: UserFactory) 
     first = chats["data"][0]
     await vendor.call("joinChat", {"chatId": first["id"]})
     assert (await vendor.call("getUserChats"))["totalUnread"] == 5 - first["unreadCount"]
+
+
+async def test_a_public_key_setup_signs_cursors_with_a_stored_secret(
+    spawn_server: Callable[..., Server],
+) -> None:
+    """RS256 without SLYCHAT_CURSOR_SECRET: the cursor key was derived from the public key,
+    so anybody could sign a cursor (here: dated in the far future, past the retention). Now
+    the first node generates a key and stores it, and every node uses that one."""
+    public_key_setup = {
+        "SLYCHAT_JWT_ALGORITHMS": "RS256",
+        "SLYCHAT_JWT_PUBLIC_KEY": rsa_keys()[1],
+        "SLYCHAT_JWT_SECRET": "",
+    }
+    a, b = spawn_server(**public_key_setup), spawn_server(**public_key_setup)
+    user_id = next_id()
+    on_a, on_b = Client(a.url, "vendor", user_id), Client(b.url, "vendor", user_id)
+    try:
+        for client in (on_a, on_b):
+            await client.connect(auth={"token": rs256("vendor", user_id)})
+            await client.ready()
+        cursor = on_a.last("userChats")["syncCursor"]
+        public_derived = hmac.new(rsa_keys()[1].encode(), b"sync-cursor", hashlib.sha256).digest()
+        forged = signed_cursor(f"VENDOR:{user_id}:0:{now_ms() + 10**12}", public_derived)
+        for client in (on_a, on_b):
+            page = (await client.request("syncMessages", {"since": forged}))["data"]
+            assert page["reset"] is True
+            # A cursor one node issued is good on the other: they share the key.
+            page = (await client.request("syncMessages", {"since": cursor}))["data"]
+            assert page.get("reset") is not True
+    finally:
+        await asyncio.gather(on_a.close(), on_b.close())
+
+
+CURSOR_KEY = "cursor-secret-0123456789abcdef0123"
+
+
+async def test_cursors_out_of_range_or_unreadable_reset_never_fail(
+    spawn_server: Callable[..., Server],
+) -> None:
+    """Cursors signed with the right key but holding numbers the database cannot take (a
+    position of -10^30 was a 500: SQLite's OverflowError), or holding non-ASCII characters
+    (hmac.compare_digest refused them: a 500), are a `reset`, by syncMessages and at the
+    handshake alike, and the connection stays up."""
+    srv = spawn_server(SLYCHAT_CURSOR_SECRET=CURSOR_KEY)
+    user_id = next_id()
+    key = CURSOR_KEY.encode()
+    hostile = [
+        signed_cursor(f"VENDOR:{user_id}:{-(10**30)}:{now_ms()}", key),
+        signed_cursor(f"VENDOR:{user_id}:-1:{now_ms()}", key),
+        signed_cursor(f"VENDOR:{user_id}:{2**63}:{now_ms()}", key),
+        signed_cursor(f"VENDOR:{user_id}:0:{10**30}", key),
+        signed_cursor(f"VENDOR:{user_id}:\u0661:{now_ms()}", key),
+        signed_cursor(f"VENDOR:0{user_id}:0:{now_ms()}", key),
+        "v1.é.é",
+        "v1.VkVORE9SOjc6MTI6MTgwMDAwMDAwMDAwMA.\u00e9\u00e9\u00e9\u00e9",
+        "v1.\U0001f600.\U0001f600",
+    ]
+    vendor = Client(srv.url, "vendor", user_id)
+    try:
+        await (await vendor.connect()).ready()
+        for cursor in hostile:
+            page = (await vendor.request("syncMessages", {"since": cursor}))["data"]
+            assert page["reset"] is True, cursor
+            assert page["changes"] == []
+        assert vendor.received("appError") == []
+    finally:
+        await vendor.close()
+    for cursor in hostile[:1] + hostile[-3:]:
+        again = Client(srv.url, "vendor", user_id)
+        try:
+            await again.connect(auth={"token": token("vendor", user_id), "syncCursor": cursor})
+            await again.ready()
+            page = (await again.wait("syncMessages"))["data"]
+            assert page["reset"] is True, cursor
+            assert again.received("appError") == []
+            assert again.sio.connected
+        finally:
+            await again.close()

@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.contracts.test_webhook_contract import check_documented
 from tests.e2e.test_admin_api import admin, create_key, open_body
-from tests.support import ROOT, Client, Server, new_chat_fields, next_id
-from tests.unit.test_webhook_contract import check_documented
+from tests.support import ON_SQLITE, ROOT, Client, Server, new_chat_fields, next_id
+from tests.support.chat import send
 from tests.webhook_receiver import (
     Call,
     Json,
@@ -63,19 +64,11 @@ async def online(
     return await (await client.connect()).ready()
 
 
-async def send(sender: Client, product: str, recipient_id: int, text: str) -> Json:
-    """sendMessage (a new chat's fields included); the stored message."""
-    payload = {"productId": product, "recipientId": recipient_id, "text": text}
-    ack = await sender.call("sendMessage", payload | new_chat_fields())
-    assert ack.get("error") is False, ack
-    message: Json = ack["data"]
-    return message
-
-
 def chat_counts(call: Call) -> dict[str, int]:
     return {chat["id"]: chat["unreadCount"] for chat in call.json["data"]["chats"]}
 
 
+@ON_SQLITE
 async def test_unread_messages_are_batched_per_recipient_and_signed(
     spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
 ) -> None:
@@ -83,9 +76,9 @@ async def test_unread_messages_are_batched_per_recipient_and_signed(
     node = spawn_server(**webhook_env(receiver, SLYCHAT_UNREAD_DELAY=f"{SLOW_DELAY}s"))
     customer = await online(clients, node, "customer")
     vendor_id = next_id()  # never connects
-    first = await send(customer, "p-a", vendor_id, "Is it in stock?")
-    await send(customer, "p-a", vendor_id, "And in blue?")
-    other = await send(customer, "p-b", vendor_id, "What about this one?")
+    first = await send(customer, "p-a", vendor_id, "Is it in stock?", new=True)
+    await send(customer, "p-a", vendor_id, "And in blue?", new=True)
+    other = await send(customer, "p-b", vendor_id, "What about this one?", new=True)
 
     [call] = await receiver.wait(unread_for(vendor_id))
     body = call.json
@@ -116,13 +109,14 @@ async def test_unread_messages_are_batched_per_recipient_and_signed(
         assert check_documented(created.headers, created.body) == "chat.created"
 
     # A later message is a new notice with only what is new; the first is not repeated.
-    later = await send(customer, "p-b", vendor_id, "Hello?")
+    later = await send(customer, "p-b", vendor_id, "Hello?", new=True)
     calls = await receiver.wait(unread_for(vendor_id), count=2)
     assert len(calls) == 2
     assert chat_counts(calls[1]) == {later["chatId"]: 2}
     assert calls[1].json["data"]["chats"][0]["lastMessageId"] == later["id"]
 
 
+@ON_SQLITE
 async def test_a_failed_call_is_retried_with_the_same_id(
     spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
 ) -> None:
@@ -141,7 +135,7 @@ async def test_a_failed_call_is_retried_with_the_same_id(
     customer = await online(clients, node, "customer")
     vendor = await online(clients, node, "vendor")  # online: no unread notices
     for product in (failing_product, hanging_product):
-        message = await send(customer, product, vendor.id, "Hi")
+        message = await send(customer, product, vendor.id, "Hi", new=True)
         first, second = await receiver.wait(chat_created(message["chatId"]), count=2)
         assert first.id == second.id == first.json["id"]
         assert first.body == second.body
@@ -152,6 +146,7 @@ async def test_a_failed_call_is_retried_with_the_same_id(
     assert metrics["slychat_webhooks_given_up_total"] == 0
 
 
+@ON_SQLITE
 async def test_a_call_failing_for_the_retry_period_is_given_up(
     spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
 ) -> None:
@@ -165,7 +160,7 @@ async def test_a_call_failing_for_the_retry_period_is_given_up(
     node = spawn_server(**webhook_env(receiver, SLYCHAT_WEBHOOK_RETRY_FOR="2s"))
     customer = await online(clients, node, "customer")
     vendor = await online(clients, node, "vendor")
-    message = await send(customer, product, vendor.id, "Hi")
+    message = await send(customer, product, vendor.id, "Hi", new=True)
     await receiver.wait(chat_created(message["chatId"]))
     await metric_reaches(node, "slychat_webhooks_given_up_total", 1)
     calls = len(receiver.matching(chat_created(message["chatId"])))
@@ -180,7 +175,7 @@ async def test_pending_webhooks_survive_a_killed_server(
     first = spawn_server(**webhook_env(receiver))
     customer = await online(clients, first, "customer")
     vendor_id = next_id()
-    message = await send(customer, f"p-{next_id()}", vendor_id, "Anyone there?")
+    message = await send(customer, f"p-{next_id()}", vendor_id, "Anyone there?", new=True)
     await asyncio.sleep(DELAY + 3 * POLL)  # attempts fail; the unread notice comes of age
     await customer.close()
     first.kill()
@@ -195,6 +190,7 @@ async def test_pending_webhooks_survive_a_killed_server(
         await receiver.stop()
 
 
+@ON_SQLITE
 async def test_no_notice_for_a_message_read_in_time(
     spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
 ) -> None:
@@ -203,30 +199,50 @@ async def test_no_notice_for_a_message_read_in_time(
     node = spawn_server(**webhook_env(receiver, SLYCHAT_UNREAD_DELAY=f"{SLOW_DELAY}s"))
     customer = await online(clients, node, "customer")
     vendor_id = next_id()
-    read = await send(customer, f"p-{next_id()}", vendor_id, "Read me")
+    read = await send(customer, f"p-{next_id()}", vendor_id, "Read me", new=True)
     vendor = await online(clients, node, "vendor", vendor_id)
     ack = await vendor.call("markAsRead", {"chatId": read["chatId"]})
     assert ack.get("error") is False, ack
     await vendor.close()
     # The vendor has been away for the delay when this one comes of age, so the read
     # message would be in its notice if it were still due.
-    unread = await send(customer, f"p-{next_id()}", vendor_id, "But not me")
+    unread = await send(customer, f"p-{next_id()}", vendor_id, "But not me", new=True)
     [notice] = await receiver.wait(unread_for(vendor_id))
     assert chat_counts(notice) == {unread["chatId"]: 1}
 
 
+async def test_no_notice_for_a_chat_its_recipient_muted(
+    spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
+) -> None:
+    node = spawn_server(**webhook_env(receiver, SLYCHAT_UNREAD_DELAY=f"{SLOW_DELAY}s"))
+    customer = await online(clients, node, "customer")
+    vendor_id, product = next_id(), f"p-{next_id()}"
+    muted = await send(customer, product, vendor_id, "Muted chat", new=True)
+    vendor = await online(clients, node, "vendor", vendor_id)
+    ack = await vendor.call("updateChatSettings", {"chatId": muted["chatId"], "muted": True})
+    assert ack.get("error") is False, ack
+    await vendor.close()
+    # Both unread and of age together: one scan sees them, and reports the loud one only.
+    await send(customer, product, vendor_id, "More in the muted chat")
+    loud = await send(customer, f"p-{next_id()}", vendor_id, "Loud chat", new=True)
+    [notice] = await receiver.wait(unread_for(vendor_id))
+    # Only the chat the vendor did not mute: the muted one's messages are unread, unnoticed.
+    assert chat_counts(notice) == {loud["chatId"]: 1}
+
+
+@ON_SQLITE
 async def test_no_notice_when_the_recipient_came_online_in_time(
     spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
 ) -> None:
     node = spawn_server(**webhook_env(receiver, SLYCHAT_UNREAD_DELAY=f"{SLOW_DELAY}s"))
     customer = await online(clients, node, "customer")
     vendor_id, away_id = next_id(), next_id()
-    await send(customer, f"p-{next_id()}", vendor_id, "You will see this")
+    await send(customer, f"p-{next_id()}", vendor_id, "You will see this", new=True)
     await online(clients, node, "vendor", vendor_id)  # within the delay
     await asyncio.sleep(SLOW_DELAY)
     # A later message to an away vendor: its notice comes from a scan that also saw the
     # first message come of age, with its recipient online.
-    await send(customer, f"p-{next_id()}", away_id, "Nobody home")
+    await send(customer, f"p-{next_id()}", away_id, "Nobody home", new=True)
     await receiver.wait(unread_for(away_id))
     assert receiver.matching(unread_for(vendor_id)) == []
 
@@ -245,9 +261,10 @@ async def test_two_nodes_deliver_each_webhook_once(
     on_a, on_b = await online(clients, a, "vendor"), await online(clients, b, "vendor")
     away_id = next_id()
     chats = [
-        (await send(customer, f"p-{next_id()}", v, "Hi"))["chatId"] for v in (on_a.id, on_b.id)
+        (await send(customer, f"p-{next_id()}", v, "Hi", new=True))["chatId"]
+        for v in (on_a.id, on_b.id)
     ]
-    away_chat = (await send(customer, f"p-{next_id()}", away_id, "Hi"))["chatId"]
+    away_chat = (await send(customer, f"p-{next_id()}", away_id, "Hi", new=True))["chatId"]
     await receiver.wait(unread_for(away_id))
     for chat_id in [*chats, away_chat]:
         await receiver.wait(chat_created(chat_id))
@@ -297,6 +314,7 @@ def test_the_readme_receiver_verifies_like_the_docs() -> None:
     assert verifier_source("docs/webhooks.md") in readme
 
 
+@ON_SQLITE
 async def test_a_chat_opened_through_the_admin_api_is_reported(
     spawn_server: Callable[..., Server], receiver: Receiver, clients: list[Client]
 ) -> None:
@@ -317,7 +335,7 @@ async def test_a_chat_opened_through_the_admin_api_is_reported(
     assert posted.status_code in (200, 201), posted.text
     customer, away_id = await online(clients, node, "customer"), next_id()
     await asyncio.sleep(DELAY)
-    await send(customer, f"p-{next_id()}", away_id, "Marker")
+    await send(customer, f"p-{next_id()}", away_id, "Marker", new=True)
     await receiver.wait(unread_for(away_id))  # a scan that saw the notice come of age
     assert receiver.matching(unread_for(vendor_id)) == []
     assert receiver.matching(unread_for(customer_id, "CUSTOMER")) == []

@@ -1,6 +1,6 @@
 'use strict';
 /*
- * The core flow of the user's document, driven by the official `socket.io-client` 4.x, the
+ * The core flow of docs/protocol.md, driven by the official `socket.io-client` 4.x, the
  * way a browser app uses it: one connection per user carrying `/presence` and `/chat`,
  * the token in the handshake's `auth`.
  *

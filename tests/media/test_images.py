@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import ExifTags, Image, ImageFile
 
-from slychat.errors import Invalid, TooLarge, UnsupportedMedia
+from slychat.domain.errors import Invalid, TooLarge, UnsupportedMedia
 from slychat.media.images import Rendition, make_safe
 from slychat.media.kinds import FileType, MediaKind, sniff
 from tests import media_files

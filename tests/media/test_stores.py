@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from slychat.media import local
 from slychat.media.local import LocalMediaStore
 from slychat.media.s3 import S3MediaStore
 from slychat.media.store import LocalFile, MediaStore, Redirect, new_key
@@ -185,7 +184,7 @@ async def test_a_move_across_filesystems_copies_then_renames(
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real_replace(src, dst)
 
-    monkeypatch.setattr(local.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)  # the module local.py uses
     key = new_key("mp4")
     await store.put(key, source)
 

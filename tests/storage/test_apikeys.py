@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.apikey_cli import SCOPES
-from slychat.errors import Forbidden, Invalid, NotFound, Unauthorized
-from slychat.ids import now_ms
+from slychat.cli.apikeys import SCOPES
+from slychat.domain.errors import Forbidden, Invalid, NotFound, Unauthorized
+from slychat.domain.ids import now_ms
 from slychat.services.apikeys import TOUCH_INTERVAL_MS, ApiKeyService, Scope, parse_scopes
 from slychat.storage.database import Database
 from slychat.storage.tables import api_keys

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.errors import Unavailable
+from slychat.domain.errors import Unavailable
 from slychat.storage.database import Database
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
-from slychat.identity import Role, User
-from slychat.ids import now_ms
+from slychat.domain.identity import Role, User
+from slychat.domain.ids import now_ms
+from slychat.services.events import EventSink
 from slychat.services.sync import SyncService
 from slychat.storage import feeds
 from slychat.storage.database import Database
@@ -39,8 +41,12 @@ async def test_prune_drops_only_changes_past_retention(empty_database_url: str) 
     now = now_ms()
     try:
         for at in (now - 10 * 86400_000, now - 2 * 86400_000, now):
-            await db.write(lambda c, at=at: feeds.append_feed(c, [VENDOR], "read", "c", at))
-        sync = SyncService(db, retention_seconds=86400, page_size=10, list_budget=1 << 20)
+            await db.write(
+                functools.partial(
+                    feeds.append_feed, users=[VENDOR], kind="read", chat_id="c", at=at
+                )
+            )
+        sync = SyncService(db, 86400, page_size=10, list_budget=1 << 20, sink=EventSink())
         pruned = await sync.prune()
         async with db.read() as conn:
             left = [e.at for e in (await feeds.feed_page(conn, VENDOR, 0, 10))[0]]

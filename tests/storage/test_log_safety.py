@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.log_setup import formatter
-from slychat.logs import RedactQueryStrings, SafeFormatter, describe
+from slychat.logs.redaction import RedactQueryStrings, SafeFormatter, describe
+from slychat.logs.setup import formatter
 from slychat.storage.database import Database
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -12,17 +14,23 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from slychat.identity import Role, User
+from slychat.domain.identity import Role, User
+from slychat.services.search import SearchService, words_of
 from slychat.storage import feeds
-from slychat.storage.migrate import alembic_config, upgrade
+from slychat.storage.database import Database
+from slychat.storage.migrate import alembic_config, current_revisions, head_revisions, upgrade
+from slychat.storage.search import include_name
 from slychat.storage.tables import metadata
+from tests.support import ROOT
 
 
 def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
     """(autogenerate diff against the tables, a schema snapshot, the stamped revision)."""
 
     def work(conn: Connection) -> tuple[list[Any], dict[str, Any], str | None]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         diff = compare_metadata(context, metadata)
         insp = inspect(conn)
         snapshot = {
@@ -125,3 +133,96 @@ def test_messages_written_before_0003_stay_in_their_feeds(empty_database_url: st
     assert [(e.pos, e.kind, e.message.text if e.message else None) for e in customer_feed] == [
         (2, "message", "old")
     ]
+
+
+def test_the_revisions_read_say_whether_a_database_is_at_head(empty_database_url: str) -> None:
+    """What /readyz compares: the scripts' heads and the database's revisions."""
+
+    async def current() -> frozenset[str]:
+        engine = create_async_engine(empty_database_url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(current_revisions)
+        finally:
+            await engine.dispose()
+
+    heads = head_revisions(empty_database_url)
+    assert heads == {
+        ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
+    }
+    assert asyncio.run(current()) == frozenset()  # never migrated
+    upgrade(empty_database_url, "0002")
+    assert asyncio.run(current()) == {"0002"}
+    upgrade(empty_database_url)
+    assert asyncio.run(current()) == heads
+
+
+def _slychat_migrate(database_url: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "slychat", "migrate"],
+        env={"PATH": "", "SLYCHAT_DATABASE_URL": database_url},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_slychat_migrate_says_it_created_the_schema_or_found_it_at_head(
+    empty_database_url: str,
+) -> None:
+    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
+    said = _slychat_migrate(empty_database_url)
+    assert said.startswith(f"created the schema at revision {head} ("), said
+    said = _slychat_migrate(empty_database_url)
+    assert said.startswith(f"the schema is already at the latest revision, {head} ("), said
+
+
+def test_slychat_migrate_says_from_which_revision_it_upgraded(empty_database_url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config(empty_database_url)).get_current_head()
+    assert upgrade(empty_database_url, "0002") == (None, "0002")
+    said = _slychat_migrate(empty_database_url)
+    assert said.startswith(f"upgraded the schema from revision 0002 to {head} ("), said
+    assert upgrade(empty_database_url) == (head, head)
+
+
+def test_0009_indexes_the_messages_written_before_it(empty_database_url: str) -> None:
+    """The search migration builds its index for the messages already stored."""
+    upgrade(empty_database_url, "0007")
+
+    async def seed_then_search() -> list[str | None]:
+        engine = create_async_engine(empty_database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO chats (id, product_id, vendor_id, customer_id, last_seq, "
+                        "last_message_at, created_at, updated_at) "
+                        "VALUES ('c1', 'p', 7, 8, 2, 1, 1, 1)"
+                    )
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, "
+                        "created_at, recipient_online, read, customer_id, vendor_id, "
+                        "customer_pos, vendor_pos, deleted_at) VALUES "
+                        "('m1', 'c1', 1, 8, 'CUSTOMER', 'Déjà vu', 5, TRUE, FALSE, 8, 7, 1, 1, "
+                        "NULL),"
+                        "('m2', 'c1', 2, 8, 'CUSTOMER', NULL, 6, TRUE, FALSE, 8, 7, 2, 2, 9)"
+                    )
+                )
+            await asyncio.to_thread(upgrade, empty_database_url)
+            database = Database(empty_database_url)
+            try:
+                page = await SearchService(database, 100_000).search(
+                    User(Role.VENDOR, 7), words_of("deja")
+                )
+            finally:
+                await database.close()
+            return [m.text for m in page.messages]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(seed_then_search()) == ["Déjà vu"]

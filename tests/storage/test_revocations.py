@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from slychat.ids import now_ms
+from slychat.domain.ids import now_ms
 from slychat.services.revocations import Revocations
 from slychat.storage import revocations as store
 from slychat.storage.database import Database

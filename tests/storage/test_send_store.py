@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from slychat.container import send_store_for
-from slychat.identity import Role, User
-from slychat.models import ChatDetails, ChatKey
+from slychat.domain.identity import Role, User
+from slychat.domain.models import ChatDetails, ChatKey
 from slychat.storage import feeds
 from slychat.storage.database import Database
 from slychat.storage.send_batch import ChatMissing, Outgoing, SendStore, Stored

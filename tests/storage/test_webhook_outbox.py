@@ -8,9 +8,11 @@ import json
 from sqlalchemy import select, update
 
 from slychat.container import send_store_for
-from slychat.identity import SYSTEM_USER, Role, User
-from slychat.models import ChatDetails, ChatKey
+from slychat.domain.identity import SYSTEM_USER, Role, User
+from slychat.domain.models import ChatDetails, ChatKey
+from slychat.domain.webhook_events import OutboxEntry
 from slychat.realtime.memory import MemoryRegistry
+from slychat.services.events import EventSink
 from slychat.services.presence import CHAT, PRESENCE, PresenceService
 from slychat.services.unread_notices import UnreadScanner
 from slychat.storage import repository as repo
@@ -19,7 +21,6 @@ from slychat.storage.database import Database
 from slychat.storage.send_batch import Outgoing
 from slychat.storage.tables import messages
 from slychat.storage.tables import webhook_outbox as outbox_table
-from slychat.webhook_events import OutboxEntry
 
 DETAILS = ChatDetails(product_name="Lamp", store_name="Lights", customer_name="Ann")
 
@@ -119,7 +120,9 @@ async def test_the_watermark_moves_only_from_what_was_read(db: Database) -> None
 
 async def test_the_unread_scan_writes_one_notice_per_recipient(db: Database) -> None:
     registry = MemoryRegistry()
-    scanner = UnreadScanner(db, PresenceService(db, registry), delay=1.0, sweep_every=0.0)
+    scanner = UnreadScanner(
+        db, PresenceService(db, registry, EventSink()), delay=1.0, sweep_every=0.0
+    )
     store = send_store_for(db)
     away, online, seen = 70, 71, 72
     sent = []
@@ -152,7 +155,9 @@ async def test_the_unread_scan_writes_one_notice_per_recipient(db: Database) -> 
 
 
 async def test_a_notice_reports_the_burst_its_first_message_began(db: Database) -> None:
-    scanner = UnreadScanner(db, PresenceService(db, MemoryRegistry()), delay=1.0, sweep_every=60)
+    scanner = UnreadScanner(
+        db, PresenceService(db, MemoryRegistry(), EventSink()), delay=1.0, sweep_every=60
+    )
     store = send_store_for(db)
     [first] = await store.store([_first_message(ChatKey("p-x", 80, 9), "one")])
     await asyncio.sleep(0.02)
@@ -171,7 +176,9 @@ async def test_a_notice_includes_older_messages_outside_the_scan_window(db: Data
     """A message that came of age while its recipient was connected is reported with the
     next notice, though the incremental scan that finds it looks at newer messages only."""
     registry = MemoryRegistry()
-    scanner = UnreadScanner(db, PresenceService(db, registry), delay=1.0, sweep_every=3600)
+    scanner = UnreadScanner(
+        db, PresenceService(db, registry, EventSink()), delay=1.0, sweep_every=3600
+    )
     store = send_store_for(db)
     vendor = User(Role.VENDOR, 90)
     [old] = await store.store([_first_message(ChatKey("p-old", 90, 10), "old")])

@@ -9,9 +9,11 @@ from importlib.metadata import version
 
 from pydantic import BaseModel, Field
 
-from slychat.contracts.components import Components, Json, plain_discriminators
-from slychat.transport import envelopes as e
-from slychat.transport import schemas
+from slychat.contracts.components import Components, plain_discriminators
+from slychat.protocol import envelopes as e
+from slychat.protocol import inbound as schemas
+from slychat.protocol.namespaces import CHAT_NAMESPACE, PRESENCE_NAMESPACE
+from slychat.protocol.types import Json
 
 
 class HandshakeAuth(BaseModel):
@@ -68,7 +70,7 @@ _ONLINE = ServerEvent("userIsOnline", e.UserIsOnline, "A user sharing a chat cam
 
 PRESENCE = Namespace(
     "presence",
-    "/presence",
+    PRESENCE_NAMESPACE,
     "Online while any connection of the user is open. Customers, vendors and admins. "
     "Connect here first: /chat waits for it.",
     client=(
@@ -92,7 +94,7 @@ _LIST = "the list comes as its reply event; the ack says how much it carried"
 
 CHAT = Namespace(
     "chat",
-    "/chat",
+    CHAT_NAMESPACE,
     "Chats and messages; customers and vendors. On connect the server emits userChats, "
     "then syncMessages (when auth.syncCursor was given), then offlineMessages.",
     client=(
@@ -123,6 +125,34 @@ CHAT = Namespace(
             e.MessageSent,
             "Send a text message; the first one about a product opens the chat",
             emits=("receiveMessage", "newChat"),
+        ),
+        ClientEvent(
+            "editMessage",
+            schemas.EditMessage,
+            e.MessageEdited,
+            "Change the text of one of the caller's messages, within SLYCHAT_EDIT_WINDOW",
+            emits=("messageEdited",),
+        ),
+        ClientEvent(
+            "addReaction",
+            schemas.AddReaction,
+            e.MessageReactions,
+            "React to a message with one emoji (replacing the caller's reaction)",
+            emits=("messageReactions",),
+        ),
+        ClientEvent(
+            "removeReaction",
+            schemas.RemoveReaction,
+            e.MessageReactions,
+            "Take the caller's reaction to a message back",
+            emits=("messageReactions",),
+        ),
+        ClientEvent(
+            "updateChatSettings",
+            schemas.UpdateChatSettings,
+            e.ChatSettings,
+            "Mute or archive a chat, for the caller only",
+            emits=("chatSettings",),
         ),
         ClientEvent(
             "markAsRead",
@@ -166,6 +196,51 @@ CHAT = Namespace(
             f"The next batch of undelivered messages ({_LIST})",
             emits=("offlineMessages", "messagesDelivered"),
         ),
+        ClientEvent(
+            "searchMessages",
+            schemas.SearchMessages,
+            e.SearchAck,
+            "The caller's messages holding every word of a query (the last as a prefix), "
+            f"newest first; page on with `before` = the page's `next` ({_LIST})",
+            emits=("searchMessages",),
+        ),
+        ClientEvent(
+            "blockUser",
+            schemas.BlockUser,
+            e.BlockAck,
+            "Block a counterpart (a customer blocks vendors, a vendor customers): no "
+            "message, file, typing, new chat or presence flows between the two, either "
+            "way, in any of their chats (403); history stays. Blocking again changes nothing",
+            emits=("blockedUsers",),
+        ),
+        ClientEvent(
+            "unblockUser",
+            schemas.BlockUser,
+            e.BlockAck,
+            "Lift the caller's block of a user (no failure when there was none)",
+            emits=("blockedUsers",),
+        ),
+        ClientEvent(
+            "getBlockedUsers",
+            schemas.GetBlockedUsers,
+            e.BlockedUsersAck,
+            f"Every user the caller blocks ({_LIST})",
+            emits=("blockedUsers",),
+        ),
+        ClientEvent(
+            "reportMessage",
+            schemas.ReportMessage,
+            e.ReportReceived,
+            "Report a message of one of the caller's chats to the platform's moderators "
+            "(201; 200 with the caller's open report of the same message)",
+        ),
+        ClientEvent(
+            "reportUser",
+            schemas.ReportUser,
+            e.ReportReceived,
+            "Report a user the caller shares a chat with (`chatId`: which chat's latest "
+            "messages the report shows; 201, or 200 with the caller's open report of them)",
+        ),
     ),
     server=(
         ServerEvent("userChats", e.UserChats, "A page of the user's chats"),
@@ -177,9 +252,14 @@ CHAT = Namespace(
         ServerEvent("messagesDelivered", e.MessagesDelivered, "The user's messages arrived"),
         ServerEvent("updateReadReceipts", e.ReadReceipts, "The other party read messages"),
         ServerEvent("messageDeleted", e.MessageDeleted, "A message of the chat was deleted"),
+        ServerEvent("messageEdited", e.MessageEdited, "A message of the chat was edited"),
+        ServerEvent("messageReactions", e.MessageReactions, "A message's reactions changed"),
+        ServerEvent("chatSettings", e.ChatSettings, "The user changed their settings of a chat"),
         ServerEvent("userTyping", e.TypingNotice, "The other party is typing"),
         ServerEvent("stoppedTyping", e.TypingNotice, "The other party stopped typing"),
         ServerEvent("syncMessages", e.SyncChanges, "The changes since a sync cursor"),
+        ServerEvent("searchMessages", e.SearchResults, "A page of search results"),
+        ServerEvent("blockedUsers", e.BlockedUsers, "The users the user blocks (after a change)"),
         _ONLINE,
         ServerEvent("userIsOffline", e.UserIsOffline, "A user sharing a chat went offline"),
         _APP_ERROR,

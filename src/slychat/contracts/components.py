@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from slychat.protocol.types import Json
+
 REF = "#/components/schemas/{model}"
-Json = dict[str, Any]
 
 
 def model_schema(model: type[BaseModel]) -> Json:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from slychat.contracts.openapi import Operation, Reply, Webhook, errors
-from slychat.transport import admin_schemas as admin
-from slychat.transport import envelopes as e
-from slychat.transport import schemas
+from slychat.media.store import CONTENT_TYPES
+from slychat.protocol import admin_requests as admin
+from slychat.protocol import envelopes as e
+from slychat.protocol import inbound as schemas
 
 CHATS = "chats"
 MEDIA = "media"
@@ -20,15 +21,7 @@ DEMO = "demo"
 ADMIN = "admin"
 _ADMIN_KEY = ("apiKey", "apiKeyHeader")
 
-MEDIA_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "application/pdf",
-    "video/mp4",
-    "video/webm",
-    "video/quicktime",
-)
+MEDIA_TYPES = tuple(CONTENT_TYPES.values())  # what GET /media/{key} may answer with
 
 
 class MediaKey(BaseModel):
@@ -92,6 +85,24 @@ OPERATIONS: tuple[Operation, ...] = (
         params=schemas.GetUserChats,
         replies=(
             Reply(200, "The userChats envelope", e.UserChats),
+            *errors(400, 401, 403, 404, 429, 500, 503),
+        ),
+        security=("userJwt",),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/messages/search",
+        operation_id="search_messages",
+        summary="The caller's messages holding every word of `q`, newest first, paged "
+        "(as searchMessages)",
+        tag=CHATS,
+        description="Every word of `q` (letters and digits; 2 to 200 characters) must "
+        "match a word of the message, the last one as a prefix; case and accents do not "
+        "matter. Only the caller's chats (only `chatId` when given), never deleted messages. "
+        "The next page: `before` = this page's `next`.",
+        params=schemas.SearchMessagesQuery,
+        replies=(
+            Reply(200, "The searchMessages envelope", e.SearchResults),
             *errors(400, 401, 403, 404, 429, 500, 503),
         ),
         security=("userJwt",),
@@ -200,10 +211,30 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/favicon.svg",
+        operation_id="favicon",
+        summary="The server's icon, which its pages link",
+        tag=CONTRACTS,
+        replies=(Reply(200, "An SVG image", media_types=("image/svg+xml",)),),
+    ),
+    Operation(
+        "GET",
         "/api/docs",
         operation_id="api_docs",
         summary="This document, readable in a browser (Swagger UI)",
         tag=CONTRACTS,
+        replies=(Reply(200, "An HTML page", media_types=("text/html",)),),
+    ),
+    Operation(
+        "GET",
+        "/moderation",
+        operation_id="moderation_console",
+        summary="The moderation console: reports and decisions, in a browser",
+        tag=ADMIN,
+        description="A page holding no secret: the moderator signs in with an API key with "
+        "the scopes `moderation:read` and `moderation:write`, which the page keeps in the "
+        "tab's sessionStorage and sends to the moderation API only. Its files are under "
+        "`/moderation/`.",
         replies=(Reply(200, "An HTML page", media_types=("text/html",)),),
     ),
     Operation(
@@ -275,6 +306,16 @@ OPERATIONS: tuple[Operation, ...] = (
         body=admin.SystemMessageBody,
     ),
     _admin(
+        "PUT",
+        "chats/{chatId}/contact-policy",
+        "contact_policy",
+        "Lift or tighten the contact-detail policy of one chat (null: the setting's)",
+        "chats:write",
+        Reply(200, "The chat's policy now", e.ContactPolicyReply),
+        params=admin.ChatPath,
+        body=admin.ContactPolicyBody,
+    ),
+    _admin(
         "GET",
         "chats/{chatId}/export",
         "export",
@@ -292,9 +333,108 @@ OPERATIONS: tuple[Operation, ...] = (
         Reply(200, "What was erased", e.Erased),
         params=admin.UserPath,
     ),
+    _admin(
+        "GET",
+        "moderation/rules",
+        "moderation_rules",
+        "The moderation rules, oldest first",
+        "moderation:read",
+        Reply(200, "Every rule", e.ModerationRules),
+    ),
+    _admin(
+        "POST",
+        "moderation/rules",
+        "add_moderation_rule",
+        "Add a moderation rule: a term (whole words, folded for case, accents, look-alikes "
+        "and leet) or a regular expression (RE2: 400 when the linear-time engine cannot "
+        "take it), and what a match does; in effect on every node within "
+        "SLYCHAT_REVOCATION_POLL",
+        "moderation:write",
+        Reply(201, "The rule added", e.ModerationRuleAdded),
+        body=admin.RuleBody,
+    ),
+    _admin(
+        "DELETE",
+        "moderation/rules/{id}",
+        "delete_moderation_rule",
+        "Delete a moderation rule (404 when there is none)",
+        "moderation:write",
+        Reply(200, "Deleted", e.ModerationRuleDeleted),
+        params=admin.RulePath,
+    ),
+    _admin(
+        "GET",
+        "reports",
+        "reports",
+        "Reports, newest first, paged, by status and target; counts by reason",
+        "moderation:read",
+        Reply(200, "A page of reports (without their snapshots)", e.ReportsPage),
+        params=admin.ReportsQuery,
+    ),
+    _admin(
+        "GET",
+        "reports/{reportId}",
+        "report",
+        "One report with its snapshot and decisions",
+        "moderation:read",
+        Reply(200, "The report", e.ReportReply),
+        params=admin.ReportPath,
+    ),
+    _admin(
+        "POST",
+        "reports/{reportId}/resolve",
+        "resolve_report",
+        "Decide an open report: dismiss it, delete its message (as deleteMessage, with "
+        "its emits) or suspend its target",
+        "moderation:write",
+        Reply(200, "The report, resolved, with the decision", e.ReportReply),
+        Reply(409, "The report was resolved already", e.Error),
+        params=admin.ReportPath,
+        body=admin.ResolveBody,
+    ),
+    _admin(
+        "GET",
+        "reports/{reportId}/media/{mediaId}",
+        "report_media",
+        "A file the report's snapshot shows (its thumbnail when it has one)",
+        "moderation:read",
+        Reply(200, "The file", media_types=MEDIA_TYPES),
+        Reply(307, "S3 store: a pre-signed URL of the file", headers=("Location",)),
+        params=admin.ReportMediaPath,
+    ),
+    _admin(
+        "POST",
+        "users/{userType}/{userId}/suspend",
+        "suspend_user",
+        "Suspend a user (until `until`, or until lifted): sockets closed on every node "
+        "within SLYCHAT_REVOCATION_POLL, handshakes and HTTP calls refused with 403",
+        "moderation:write",
+        Reply(200, "The suspension", e.SuspensionReply),
+        params=admin.UserPath,
+        body=admin.SuspendBody,
+    ),
+    _admin(
+        "DELETE",
+        "users/{userType}/{userId}/suspend",
+        "lift_suspension",
+        "Lift a user's suspension (404 when not suspended)",
+        "moderation:write",
+        Reply(200, "The suspension lifted", e.SuspensionReply),
+        params=admin.UserPath,
+    ),
+    _admin(
+        "GET",
+        "users/{userType}/{userId}/suspend",
+        "suspension",
+        "A user's suspension in force (404 when not suspended)",
+        "moderation:read",
+        Reply(200, "The suspension", e.SuspensionReply),
+        params=admin.UserPath,
+    ),
 )
 
 WEBHOOKS: tuple[Webhook, ...] = (
     Webhook("chat.created", "A chat was created", e.ChatCreatedEvent),
+    Webhook("report.created", "A report was opened", e.ReportCreatedEvent),
     Webhook("message.unread", "A user away has messages they have not read", e.MessageUnreadEvent),
 )

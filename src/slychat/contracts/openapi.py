@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from slychat.contracts.components import Components, Json, without_null
-from slychat.transport.envelopes import Error
+from slychat.contracts.components import Components, without_null
+from slychat.protocol.envelopes import Error
+from slychat.protocol.types import Json
 
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")
 _PARAM = re.compile(r"\{(\w+)\}")

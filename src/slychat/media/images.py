@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from slychat.errors import Invalid, TooLarge, UnsupportedMedia
+from slychat.domain.errors import Invalid, TooLarge, UnsupportedMedia
 from slychat.media.kinds import FileType, MediaKind
 from slychat.media.store import CONTENT_TYPES
 

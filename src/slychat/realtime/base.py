@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from slychat.identity import User
+from slychat.domain.identity import User
 
 # (kind, user, online): a user's presence changed without a connection of theirs opening or
 # closing here, because another node died or this one came back.

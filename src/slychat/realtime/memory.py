@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 
-from slychat.identity import User
+from slychat.domain.identity import User
 
 
 class MemoryRegistry:

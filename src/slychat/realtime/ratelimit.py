@@ -13,6 +13,7 @@ until they all would be.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -22,6 +23,8 @@ from typing import Any, Protocol
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
+
+from slychat.logs.redaction import describe
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +176,11 @@ class RedisLimiter:
     for everyone. Limits return with Redis.
     """
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, timeout: float = 0.1) -> None:
         self.redis: Any = aioredis.Redis.from_url(
             url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=10
         )
+        self.timeout = timeout  # every take is on an event's path: never wait longer
         self.prefix = f"{prefix}:rate:"
         self.failures = 0  # takes allowed because Redis did not answer
         self._script = self.redis.register_script(_TAKE)
@@ -191,8 +195,11 @@ class RedisLimiter:
         for _key, rate in buckets:
             args += (rate.interval * 1000, rate.window * 1000)
         try:
-            wait = await self._script(keys=[self.prefix + key for key, _ in buckets], args=args)
-        except (RedisError, OSError) as exc:
+            wait = await asyncio.wait_for(
+                self._script(keys=[self.prefix + key for key, _ in buckets], args=args),
+                self.timeout,
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             return 0.0
         if self._failing:
@@ -203,13 +210,14 @@ class RedisLimiter:
             )
         return float(wait) / 1000
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: BaseException) -> None:
         self.failures += 1
         self._quiet_until = time.monotonic() + _QUIET_AFTER_FAILURE
         if not self._failing:  # once per outage, not once per event
             self._failing = True
             log.error(
-                "rate limits: Redis unreachable, allowing everything until it returns: %s", exc
+                "rate limits: Redis unreachable, allowing everything until it returns: %s",
+                describe(exc),
             )
 
     async def close(self) -> None:

@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.errors import Invalid, NotFound, TooLarge
-from slychat.identity import Role, User
-from slychat.ids import now_ms
+from slychat.domain.errors import Invalid, NotFound, TooLarge
+from slychat.domain.identity import Role, User
+from slychat.domain.ids import now_ms
+from slychat.domain.models import Chat, ChatDetails, ChatKey, ChatView, Message, MessageVersion
 from slychat.media.store import MediaStore, release
-from slychat.models import Chat, ChatDetails, ChatKey, ChatView, Message
 from slychat.services.chats import ChatList, ChatService, MessageCursor
 from slychat.services.events import ChatOpened, Event, MessageDeleted
 from slychat.services.messages import MessageService, SendCommand, Sent
@@ -29,6 +29,16 @@ _CHATS_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
+class Exported:
+    """A message as the admin export lists it: its earlier versions, and the text its
+    sender wrote when contact details were masked in it (None otherwise)."""
+
+    message: Message
+    versions: list[MessageVersion]
+    original_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OpenChat:
     key: ChatKey
     details: ChatDetails
@@ -40,7 +50,6 @@ class Opened:
     chat: Chat
     created: bool
     message: Message | None
-    events: list[Event] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -62,6 +71,7 @@ class AdminService:
         media_store: MediaStore,
         max_text_length: int,
     ) -> None:
+        self.sink = messages.sink  # one sink for the whole container
         self.db = db
         self.chats = chats
         self.messages = messages
@@ -94,50 +104,71 @@ class AdminService:
         """Open the chat whoever SLYCHAT_CHAT_STARTERS names; with `text`, as the vendor's
         first message. A chat that exists already is answered as it is: nothing is sent."""
         key = cmd.key
+        if await self.messages.chats.find(key) is None:
+            # No new chat between two users of whom one blocks the other, whoever opens
+            # it (403); a chat that exists is answered as it is, as below.
+            self.messages.refuse_blocked(key.customer, key.vendor)
         if cmd.text is None:
             chat, created = await self.messages.open_chat(key, cmd.details)
-            events: list[Event] = [ChatOpened(chat, (key.customer, key.vendor))] if created else []
-            return Opened(chat, created, None, events)
+            if created:
+                await self.sink([ChatOpened(chat, (key.customer, key.vendor))])
+            return Opened(chat, created, None)
         text = self._text(cmd.text)
         existing = await self.messages.chats.find(key)
         if existing is not None:
             return Opened(await self.chat(existing), False, None)
         send = SendCommand(key.product_id, key.customer_id, text, details=cmd.details)
-        sent = await self.messages.send(key.vendor, send, any_starter=True)
+        sent = await self.messages.store_message(key.vendor, send, any_starter=True)
         chat = await self.chat(sent.message.chat_id)
         if sent.created is None:  # a first message of the customer's won the race
-            return Opened(chat, False, sent.message, sent.events)
+            await self.sink(sent.events)
+            return Opened(chat, False, sent.message)
         # The vendor did not send it from one of their sockets: they learn of the chat too.
-        return Opened(chat, True, sent.message, [ChatOpened(chat, (key.vendor,)), *sent.events])
+        await self.sink([ChatOpened(chat, (key.vendor,)), *sent.events])
+        return Opened(chat, True, sent.message)
 
     async def post_system(self, chat_id: str, text: str, client_message_id: str | None) -> Sent:
         return await self.messages.post_system(
             await self.chat(chat_id), self._text(text), client_message_id
         )
 
-    async def export(self, chat_id: str) -> tuple[Chat, AsyncIterator[list[Message]]]:
-        """The chat, and every one of its messages in `seq` order (tombstones included)
-        in pages of EXPORT_PAGE, each read when the previous one was consumed."""
+    async def set_contact_policy(self, chat_id: str, policy: str | None) -> Chat:
+        """The platform lifts or tightens the contact-detail policy of one chat (None:
+        the setting's again); in effect for the next message on every node."""
+        found = await self.db.write(
+            lambda conn: repo.set_chat_contact_policy(conn, chat_id, policy)
+        )
+        if not found:
+            raise NotFound("Chat not found")
+        self.messages.policies.remember(chat_id, policy)
+        return await self.chat(chat_id)
+
+    async def export(self, chat_id: str) -> tuple[Chat, AsyncIterator[list[Exported]]]:
+        """The chat, and every one of its messages in `seq` order (tombstones included),
+        each with its earlier versions (oldest first) and its original text, in pages of
+        EXPORT_PAGE, each read when the previous one was consumed."""
         chat = await self.chat(chat_id)
 
-        async def pages() -> AsyncIterator[list[Message]]:
+        async def pages() -> AsyncIterator[list[Exported]]:
             after = 0
             while True:
                 async with self.db.read() as conn:
                     page = await q.messages_after(conn, chat.id, after, EXPORT_PAGE)
+                    edited = [m.id for m, _ in page if m.edited_at is not None]
+                    versions = await q.versions_of(conn, edited)
                 if page:
-                    yield page
+                    yield [Exported(m, versions.get(m.id, []), o) for m, o in page]
                 if len(page) < EXPORT_PAGE:
                     return
-                after = page[-1].seq
+                after = page[-1][0].seq
 
         return chat, pages()
 
-    async def erase(self, user: User, progress: Erasure) -> AsyncIterator[list[Event]]:
+    async def erase(self, user: User, progress: Erasure) -> None:
         """Erase `user`'s data in bounded transactions: every message they sent becomes a
         tombstone (its files removed after the commit), then their personal fields on
-        chats and their lastSeen. Yields each batch's events once committed; `progress`
-        counts. Running it again finds nothing left: it is idempotent."""
+        chats and their lastSeen. Each batch's deletions are published once committed;
+        `progress` counts. Running it again finds nothing left: it is idempotent."""
         if user.role not in (Role.CUSTOMER, Role.VENDOR):
             raise Invalid("Only customers and vendors have data to erase")
         after = ""
@@ -150,8 +181,7 @@ class AdminService:
                     await release(self.media_store, files)
                     progress.messages += len(deleted)
                     progress.media_files += len(files)
-                    if deleted:
-                        yield deleted
+                    await self.sink(deleted)
                     if len(deleted) < ERASE_BATCH:
                         break
             if len(found) < _CHATS_PAGE:

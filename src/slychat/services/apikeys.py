@@ -13,8 +13,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.errors import Forbidden, Invalid, NotFound, Unauthorized
-from slychat.ids import new_id, now_ms
+from slychat.domain.errors import Forbidden, Invalid, NotFound, Unauthorized
+from slychat.domain.ids import new_id, now_ms
 from slychat.storage import apikeys as store
 from slychat.storage.apikeys import ApiKeyRow
 from slychat.storage.database import Database
@@ -31,6 +31,10 @@ class Scope(StrEnum):
     CHATS_WRITE = "chats:write"  # open a chat, post a system message
     CHATS_EXPORT = "chats:export"  # export a whole chat
     USERS_ERASE = "users:erase"  # erase a user's data
+    # read reports (with their snapshots), suspensions and moderation rules
+    MODERATION_READ = "moderation:read"
+    # resolve reports, suspend and lift, add and delete moderation rules
+    MODERATION_WRITE = "moderation:write"
 
 
 _SCOPE_NAMES = frozenset(s.value for s in Scope)
@@ -110,7 +114,8 @@ class ApiKeyService:
         # The digest is compared even when there is no row, so that an unknown id takes
         # as long as a wrong secret.
         stored = row.secret_hash if row is not None else "0" * 64
-        if not hmac.compare_digest(stored, _digest(secret)) or row is None:
+        # As bytes: compare_digest raises on a str holding anything but ASCII.
+        if not hmac.compare_digest(stored.encode(), _digest(secret).encode()) or row is None:
             raise Unauthorized("Invalid API key")
         if row.revoked_at is not None:
             raise Unauthorized("This API key has been revoked")

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from slychat.errors import Unauthorized
-from slychat.identity import Role, User
+from slychat.domain.errors import Unauthorized
+from slychat.domain.identity import Role, User
 
 if TYPE_CHECKING:
-    from slychat.config import Settings
+    from slychat.config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +67,29 @@ class TokenService:
         algorithms: list[str],
         public_key: str | None = None,
         policy: TokenPolicy | None = None,
+        dev_secret: str | None = None,
     ) -> None:
         self.algorithms = [a for a in algorithms if a.lower() != "none"]
         if not self.algorithms:
             raise ValueError("at least one JWT algorithm other than 'none' is required")
+        # No key configured: dev mode signs with `dev_secret` (kept beside the database,
+        # services/dev_secret.py), or one made up for this process.
         self.dev_mode = not secret and not public_key
-        self._signing_key = secret or (secrets.token_urlsafe(32) if self.dev_mode else None)
+        self._signing_key = secret or (
+            (dev_secret or secrets.token_urlsafe(32)) if self.dev_mode else None
+        )
         self._public_key = public_key
         self.policy = policy or TokenPolicy()
         self.require_exp = (
             self.policy.require_exp if self.policy.require_exp is not None else not self.dev_mode
         )
 
-    def derive_key(self, label: str) -> bytes:
-        """A key for another purpose (signing sync cursors), derived from the token key."""
-        base = self._signing_key or self._public_key or ""
-        return hmac.new(base.encode(), label.encode(), hashlib.sha256).digest()
+    def derive_key(self, label: str) -> bytes | None:
+        """A key for another purpose (signing sync cursors), derived from the shared
+        secret; None without one: a public key is public, so nothing secret derives from it."""
+        if self._signing_key is None:
+            return None
+        return hmac.new(self._signing_key.encode(), label.encode(), hashlib.sha256).digest()
 
     def verify(self, token: object) -> User:
         """The user a token names (for callers that need nothing else)."""
@@ -141,6 +148,7 @@ class TokenService:
                 },
                 leeway=CLOCK_LEEWAY_SECONDS,
             )
+            _check_numeric_dates(claims)
         except Unauthorized:
             raise
         except jwt.ExpiredSignatureError as exc:
@@ -165,9 +173,9 @@ class TokenService:
         a stolen token must not stay good for longer than the platform should ever issue."""
         if "exp" not in claims:
             return None
-        # The decoder accepted these through int(), so int() reads them the same way.
-        expires_at = int(claims["exp"])
-        start = int(claims["iat"]) if "iat" in claims else int(time.time())
+        # Both integers already (`_check_numeric_dates`).
+        expires_at: int = claims["exp"]
+        start: int = claims["iat"] if "iat" in claims else int(time.time())
         if expires_at - start > self.policy.max_lifetime:
             raise Unauthorized("Token lifetime is longer than this server accepts")
         return float(expires_at)
@@ -195,8 +203,8 @@ class TokenService:
         return jwt.encode(claims, self._signing_key, algorithm=self.algorithms[0])
 
 
-def token_service(settings: Settings) -> TokenService:
-    """The token service the settings describe."""
+def token_service(settings: Settings, dev_secret: str | None = None) -> TokenService:
+    """The token service the settings describe (in dev mode, signing with `dev_secret`)."""
     return TokenService(
         settings.jwt_secret,
         settings.jwt_algorithms,
@@ -207,6 +215,7 @@ def token_service(settings: Settings) -> TokenService:
             require_exp=settings.require_exp,
             max_lifetime=settings.jwt_max_lifetime,
         ),
+        dev_secret,
     )
 
 
@@ -220,7 +229,8 @@ def user_from_claims(claims: Mapping[str, Any]) -> User:
     else:
         raw_id = claims.get("sub")
         raw_role = claims.get("role")
-    if not isinstance(raw_role, str):
+    # ASCII only: "adm\u0131n".upper() (a dotless i) is "ADMIN".
+    if not isinstance(raw_role, str) or not raw_role.isascii():
         raise Unauthorized("Token has no valid role")
     try:
         role = Role(raw_role.upper())
@@ -248,6 +258,21 @@ def _is_id_text(text: str) -> bool:
     # Bounded before int(): a long digit string would raise ValueError past Python's
     # digit limit (or cost time below it) instead of being refused.
     return 0 < len(text) <= _MAX_ID_DIGITS and text.isascii() and text.isdigit()
+
+
+# JWT times this server reads: `exp`, `nbf`, `iat`.
+_NUMERIC_DATES = ("exp", "nbf", "iat")
+
+
+def _check_numeric_dates(claims: Mapping[str, Any]) -> None:
+    """Times are JSON integers of seconds (0 to 2^63 - 1). PyJWT reads them through int(),
+    which also takes floats, booleans and digit strings; none of those is accepted here."""
+    for name in _NUMERIC_DATES:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if type(value) is not int or not 0 <= value < 2**63:
+            raise Unauthorized(f"Token has an invalid '{name}' claim")
 
 
 def _token_id(raw: Any) -> str | None:

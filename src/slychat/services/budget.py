@@ -4,7 +4,7 @@ a reply of tens of megabytes.
 
 Costs are upper bounds of what each item adds to the JSON reply: fixed overheads (field
 names, ids, timestamps, the media list under its three names, a sync cursor) plus the
-variable text as JSON writes it (quotes, escapes, UTF-8). `tests/unit/test_budget.py`
+variable text as JSON writes it (quotes, escapes, UTF-8). `tests/services/test_budget.py`
 checks them against the real wire shapes.
 """
 
@@ -15,12 +15,14 @@ from typing import TypeVar
 
 import orjson
 
-from slychat.models import Chat, FeedEntry, Message
+from slychat.domain.models import Chat, FeedEntry, Message
 
 T = TypeVar("T")
 
-MESSAGE_BASE = 640
+MESSAGE_BASE = 720
 MEDIA_ITEM = 3 * 420  # each media item appears in three lists
+REACTION_ITEM = 200  # {emoji, userId, userType, reactedAt}, the longest emoji included
+REPLY_BASE = 160  # the replyTo preview but its text
 CHAT_BASE = 640
 CHANGE_BASE = 160
 ID_IN_LIST = 27
@@ -32,7 +34,15 @@ def text_cost(text: str | None) -> int:
 
 def message_cost(m: Message) -> int:
     client_id = len(m.client_message_id or "")
-    return MESSAGE_BASE + text_cost(m.text) + 2 * client_id + len(m.media) * MEDIA_ITEM
+    reply = 0 if m.reply_to is None else REPLY_BASE + text_cost(m.reply_to.text)
+    return (
+        MESSAGE_BASE
+        + text_cost(m.text)
+        + 2 * client_id
+        + len(m.media) * MEDIA_ITEM
+        + len(m.reactions) * REACTION_ITEM
+        + reply
+    )
 
 
 def chat_cost(chat: Chat) -> int:
@@ -55,6 +65,8 @@ def change_cost(entry: FeedEntry) -> int:
         return CHANGE_BASE + message_cost(entry.message)
     if entry.chat is not None:
         return CHANGE_BASE + chat_cost(entry.chat)
+    if entry.reactions:
+        return CHANGE_BASE + REACTION_ITEM * len(entry.reactions)
     return CHANGE_BASE + ID_IN_LIST * len(entry.message_ids)
 
 

@@ -7,7 +7,7 @@ Only chats known to exist are remembered; a miss asks the database.
 
 from __future__ import annotations
 
-from slychat.models import ChatKey
+from slychat.domain.models import ChatKey
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
 

@@ -4,11 +4,11 @@ product, store and customer fields fill the chat both parties see."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from slychat.errors import Forbidden, Invalid
-from slychat.identity import Role, User
-from slychat.models import ChatDetails
+from slychat.domain import web_urls
+from slychat.domain.errors import Forbidden, Invalid
+from slychat.domain.identity import Role, User
+from slychat.domain.models import ChatDetails
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +50,6 @@ class NewChatPolicy:
     def _allowed_host(self, url: str) -> bool:
         if not self.media_hosts:
             return True
-        host = (urlsplit(url).hostname or "").lower()
-        return any(host == h or host.endswith("." + h) for h in self.media_hosts)
+        # The host a browser fetches from: any URL read otherwise by Python is refused.
+        parsed = web_urls.parse(url)
+        return parsed is not None and parsed.is_on(self.media_hosts)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.errors import Forbidden, Invalid, NotFound
-from slychat.identity import User
-from slychat.ids import now_ms
-from slychat.models import Chat, ChatKey, ChatView
+from slychat.domain.errors import Forbidden, Invalid, NotFound
+from slychat.domain.identity import User
+from slychat.domain.ids import now_ms
+from slychat.domain.models import Chat, ChatKey, ChatSettings, ChatView
 from slychat.services import budget
-from slychat.services.events import MessagesRead
+from slychat.services.events import EventSink, MessagesRead, SettingsChanged
 from slychat.services.sync import Position, head_position
 from slychat.storage import feeds
 from slychat.storage import repository as repo
@@ -41,6 +41,7 @@ class ChatList:
 
 
 MAX_RECEIPT_IDS = 1000
+NO_SETTINGS = ChatSettings()
 
 # Every chat of a userChats page gets an equal share of the page's budget for its
 # messages (a chat full of long messages cannot crowd the others out), at least this much;
@@ -78,17 +79,28 @@ async def resolve_chat(conn: AsyncConnection, user: User, ref: ChatRef) -> Chat:
 
 class ChatService:
     def __init__(
-        self, db: Database, page_size: int, chats_page_size: int, list_budget: int
+        self,
+        db: Database,
+        page_size: int,
+        chats_page_size: int,
+        list_budget: int,
+        sink: EventSink,
     ) -> None:
+        self.sink = sink
         self.db = db
         self.page_size = page_size
         self.chats_page_size = chats_page_size
         self.list_budget = list_budget
 
     async def list_chats(
-        self, user: User, before_chat_id: str | None = None, limit: int | None = None
+        self,
+        user: User,
+        before_chat_id: str | None = None,
+        limit: int | None = None,
+        archived: bool = False,
     ) -> ChatList:
-        """The user's chats, latest activity first, each with its latest page."""
+        """The user's chats, latest activity first, each with its latest page: those the
+        user has not archived, or (`archived`) those they have."""
         async with self.db.read() as conn:
             # The feed head is read first: whatever commits during the reads below comes
             # after it, so a client syncing from it misses nothing (at worst sees it twice).
@@ -100,11 +112,12 @@ class ChatService:
                     raise NotFound("Chat not found")
                 before = (anchor.last_message_at, anchor.id)
             limit = limit or self.chats_page_size
-            chats = await repo.list_chats(conn, user, before, limit + 1)
+            chats = await repo.list_chats(conn, user, before, limit + 1, archived)
             more, chats = len(chats) > limit, chats[:limit]
             ids = [chat.id for chat in chats]
             pages = await repo.latest_pages(conn, ids, self.page_size)
             unread = await repo.unread_counts(conn, ids, user)
+            settings = await repo.settings_of(conn, user, ids)
             total_unread = await repo.total_unread(conn, user)
         share = max(self.list_budget // max(len(chats), 1), _MIN_CHAT_SHARE)
         views: list[ChatView] = []
@@ -117,7 +130,15 @@ class ChatService:
                 more = True
                 break
             left -= cost
-            views.append(ChatView(chat, kept, unread.get(chat.id, 0), older or kept != page))
+            views.append(
+                ChatView(
+                    chat,
+                    kept,
+                    unread.get(chat.id, 0),
+                    older or kept != page,
+                    settings.get(chat.id, NO_SETTINGS),
+                )
+            )
         return ChatList(views, total_unread, head, more)
 
     async def open_chat(
@@ -128,10 +149,13 @@ class ChatService:
         async def work(conn: AsyncConnection) -> tuple[ChatView, MessagesRead]:
             chat = await resolve_chat(conn, user, ref)
             receipt = await _mark_read(conn, chat, user)
-            return await self._page(conn, chat, before, limit, unread=0), receipt
+            return await self._page(conn, chat, before, limit, 0, user), receipt
 
         view, receipt = await self.db.write(work)
-        return view, (receipt if receipt.message_ids else None)
+        if not receipt.message_ids:
+            return view, None
+        await self.sink([receipt])
+        return view, receipt
 
     async def read_chat(
         self, user: User, key: ChatKey, before: MessageCursor | None, limit: int | None
@@ -146,7 +170,7 @@ class ChatService:
             if chat is None:
                 raise NotFound("Chat not found")
             unread = await repo.unread_counts(conn, [chat.id], user)
-            return await self._page(conn, chat, before, limit, unread.get(chat.id, 0))
+            return await self._page(conn, chat, before, limit, unread.get(chat.id, 0), user)
 
     async def history(
         self, chat_id: str, before: MessageCursor | None, limit: int | None
@@ -157,7 +181,7 @@ class ChatService:
             chat = await repo.chat_by_id(conn, chat_id)
             if chat is None:
                 raise NotFound("Chat not found")
-            return await self._page(conn, chat, before, limit, unread=0)
+            return await self._page(conn, chat, before, limit, 0, None)
 
     async def _page(
         self,
@@ -166,19 +190,51 @@ class ChatService:
         before: MessageCursor | None,
         limit: int | None,
         unread: int,
+        viewer: User | None,
     ) -> ChatView:
-        """The newest `limit` messages before `before`, within the list budget."""
+        """The newest `limit` messages before `before`, within the list budget; with the
+        viewer's own settings of the chat."""
         before_seq = await _before_seq(conn, chat, before)
         page, has_more = await repo.message_page(conn, chat.id, before_seq, limit or self.page_size)
         room = self.list_budget - budget.chat_cost(chat)
         kept = budget.latest(page, budget.message_cost, room)
-        return ChatView(chat, kept, unread, has_more or kept != page)
+        settings = NO_SETTINGS
+        if viewer is not None:
+            settings = (await repo.settings_of(conn, viewer, [chat.id])).get(chat.id, settings)
+        return ChatView(chat, kept, unread, has_more or kept != page, settings)
+
+    async def update_settings(
+        self, user: User, chat_id: str, muted: bool | None, archived: bool | None
+    ) -> tuple[ChatSettings, SettingsChanged | None]:
+        """`user`'s own settings of a chat of theirs, changed where given; the settings
+        now, and the change (None when nothing changed)."""
+
+        async def work(conn: AsyncConnection) -> tuple[ChatSettings, SettingsChanged | None]:
+            chat = await resolve_chat(conn, user, ChatRef(chat_id))
+            now_set = (await repo.settings_of(conn, user, [chat.id])).get(chat.id, NO_SETTINGS)
+            wanted = ChatSettings(
+                now_set.muted if muted is None else muted,
+                now_set.archived if archived is None else archived,
+            )
+            if wanted == now_set:
+                return now_set, None
+            now = now_ms()
+            await repo.save_settings(conn, user, chat.id, wanted, now)
+            await feeds.append_feed(conn, [user], "settings", chat.id, now, settings=wanted)
+            return wanted, SettingsChanged(user, chat.id, wanted)
+
+        settings, changed = await self.db.write(work)
+        if changed is not None:
+            await self.sink([changed])
+        return settings, changed
 
     async def mark_read(self, user: User, ref: ChatRef) -> MessagesRead:
         async def work(conn: AsyncConnection) -> MessagesRead:
             return await _mark_read(conn, await resolve_chat(conn, user, ref), user)
 
-        return await self.db.write(work)
+        receipt = await self.db.write(work)
+        await self.sink([receipt])
+        return receipt
 
 
 async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> MessagesRead:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slychat.errors import RateLimited
-from slychat.identity import User
+from slychat.domain.errors import RateLimited
+from slychat.domain.identity import User
 from slychat.realtime.ratelimit import Bucket, Limiter, Rate, spend
 
 

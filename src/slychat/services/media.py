@@ -23,13 +23,13 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from slychat.errors import Invalid, TooLarge, UnsupportedMedia
-from slychat.identity import User
-from slychat.ids import new_id
+from slychat.domain.errors import Invalid, TooLarge, UnsupportedMedia
+from slychat.domain.identity import User
+from slychat.domain.ids import new_id
+from slychat.domain.models import Media
 from slychat.media.images import Rendition, make_safe
 from slychat.media.kinds import SNIFF_BYTES, FileType, MediaKind, sniff
 from slychat.media.store import MediaStore, new_key, release
-from slychat.models import Media
 from slychat.services.messages import MessageService, SendCommand, Sent
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
@@ -131,6 +131,9 @@ class MediaService:
         """Store the files, then the message that carries them (as `sendMessage` does).
         The uploads' temporary files are gone when this returns."""
         try:
+            # Refused before any file is made safe and stored.
+            recipient = User(sender.role.counterpart, cmd.recipient_id)
+            self.messages.refuse_blocked(sender, recipient)
             if not uploads:
                 raise Invalid("Attach at least one file")
             if len(uploads) > self.limits.max_files:

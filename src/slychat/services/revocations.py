@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.ids import now_ms
+from slychat.domain.ids import now_ms
 from slychat.storage import revocations as store
 from slychat.storage.database import Database
 

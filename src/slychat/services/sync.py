@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import hmac
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.identity import Role, User
-from slychat.ids import now_ms
-from slychat.models import FeedEntry, Message
-from slychat.services import budget
+from slychat.domain.identity import Role, User
+from slychat.domain.ids import now_ms
+from slychat.domain.models import FeedEntry, Message
+from slychat.services import budget, events
+from slychat.services.events import EventSink
 from slychat.storage import feeds
 from slychat.storage import repository as repo
 from slychat.storage.database import Database
@@ -32,42 +29,6 @@ class Position:
     at: int  # when the change at `pos` happened; the age retention is checked against
 
 
-class CursorCodec:
-    """Opaque, signed cursors bound to one user: `v1.<payload>.<mac>`."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-        # The same cursor is written several times (each party's copy of a message, the
-        # ack, chat lists): a cursor is a pure function of its inputs, so remember some.
-        self.encode = functools.lru_cache(maxsize=4096)(self._encode)  # type: ignore[method-assign]
-
-    def _mac(self, payload: bytes) -> str:
-        digest = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-    def encode(self, user: User, position: Position) -> str:
-        return self._encode(user, position)
-
-    def _encode(self, user: User, position: Position) -> str:
-        payload = f"{user.role.value}:{user.id}:{position.pos}:{position.at}".encode()
-        body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        return f"v1.{body}.{self._mac(payload)}"
-
-    def decode(self, cursor: str, user: User) -> Position | None:
-        """The position, or None for anything this server did not issue to `user`."""
-        try:
-            version, body, mac = cursor.split(".")
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            if version != "v1" or not hmac.compare_digest(mac, self._mac(payload)):
-                return None
-            role, user_id, pos, at = payload.decode().split(":")
-            if Role(role) != user.role or int(user_id) != user.id:
-                return None
-            return Position(int(pos), int(at))
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-
 def head_position(pos: int) -> Position:
     """A cursor just after `pos`, the newest change in a feed read now."""
     return Position(pos, now_ms())
@@ -79,13 +40,18 @@ class SyncPage:
     has_more: bool
     position: Position
     reset: bool = False
-    delivered: tuple[Message, ...] = ()
 
 
 class SyncService:
     def __init__(
-        self, db: Database, retention_seconds: float, page_size: int, list_budget: int
+        self,
+        db: Database,
+        retention_seconds: float,
+        page_size: int,
+        list_budget: int,
+        sink: EventSink,
     ) -> None:
+        self.sink = sink
         self.db = db
         self.list_budget = list_budget
         self.retention_ms = int(retention_seconds * 1000)
@@ -106,6 +72,7 @@ class SyncService:
         if len(kept) < len(entries):
             entries, has_more = kept, True
         delivered = await self._deliver(user, entries, now)
+        await self.sink(events.delivered(delivered))
         if delivered:
             by_id = {m.id: m for m in delivered}
             entries = [
@@ -116,13 +83,15 @@ class SyncService:
             position = Position(entries[-1].pos, entries[-1].at)
         else:
             position = Position(entries[-1].pos if entries else since.pos, max(since.at, head.at))
-        return SyncPage(entries, has_more, position, delivered=tuple(delivered))
+        return SyncPage(entries, has_more, position)
 
     async def _deliver(self, user: User, entries: Sequence[FeedEntry], now: int) -> list[Message]:
         pending = [
             e.message
             for e in entries
             if e.message is not None
+            # an edit of a message names it too: the message's own entry delivers it
+            and e.kind == "message"
             and e.message.sender != user
             # Only the other party's messages are delivered to `user`: a SYSTEM notice
             # has no sender who would hear of it.

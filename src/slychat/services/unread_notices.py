@@ -16,13 +16,13 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.identity import Role, User
+from slychat.domain.identity import Role, User
+from slychat.domain.webhook_events import OutboxEntry, UnreadChat, message_unread
 from slychat.services.presence import CHAT, PRESENCE, PresenceService
 from slychat.storage import repository as repo
 from slychat.storage import unread_notices as store
 from slychat.storage import webhook_outbox as outbox
 from slychat.storage.database import Database
-from slychat.webhook_events import OutboxEntry, UnreadChat, message_unread
 
 # Messages unread for longer than this are past notifying; it bounds the full scans.
 HORIZON_MS = 24 * 3600 * 1000

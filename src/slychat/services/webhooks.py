@@ -17,13 +17,14 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.ids import now_ms
+from slychat.domain.ids import now_ms
+from slychat.process.periodic import every, logged
 from slychat.services.unread_notices import UnreadScanner
 from slychat.storage import webhook_outbox as outbox
 from slychat.storage.database import Database
@@ -95,22 +96,25 @@ class WebhookService:
         limits = httpx.Limits(max_connections=CONCURRENCY)
         lease = asyncio.create_task(self._keep_lease())
         last_prune = last_count = float("-inf")
+
+        async def round_of(client: httpx.AsyncClient) -> None:
+            nonlocal last_prune, last_count
+            leading = self.leading()
+            # Each step on its own: a failing scan (Redis away) must not stop the calls.
+            if leading:
+                await logged(self.scanner.scan(now_ms()), "the unread scan", log)
+                await logged(self._dispatch(client), "picking due webhooks", log)
+                if loop.time() - last_prune >= PRUNE_EVERY:
+                    last_prune = loop.time()
+                    await logged(self._prune(), "pruning the webhook outbox", log)
+            if leading or loop.time() - last_count >= BACKLOG_EVERY:
+                last_count = loop.time()
+                await logged(self._count(), "counting the webhook backlog", log)
+
         try:
             async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
-                while True:
-                    leading = self.leading()
-                    # Each step on its own: a failing scan (Redis away) must not stop
-                    # the calls. The next round tries again; the task never dies.
-                    if leading:
-                        await _logged("the unread scan", self.scanner.scan(now_ms()))
-                        await _logged("picking due webhooks", self._dispatch(client))
-                        if loop.time() - last_prune >= PRUNE_EVERY:
-                            last_prune = loop.time()
-                            await _logged("pruning the webhook outbox", self._prune())
-                    if leading or loop.time() - last_count >= BACKLOG_EVERY:
-                        last_count = loop.time()
-                        await _logged("counting the webhook backlog", self._count())
-                    await asyncio.sleep(self.poll)
+                rounds = partial(round_of, client)
+                await every(self.poll, rounds, "a webhook round", log, at_start=True)
         finally:
             lease.cancel()
             sends = list(self._in_flight.values())
@@ -132,24 +136,20 @@ class WebhookService:
         return asyncio.get_running_loop().time() < self._held_until
 
     async def _keep_lease(self) -> None:
-        loop = asyncio.get_running_loop()
+        # A renewal that fails leaves the lease unknown: lost once the last grant runs out.
+        renew = self._renew_lease
+        await every(self.lease_ttl / 3, renew, "renewing the webhook lease", log, at_start=True)
+
+    async def _renew_lease(self) -> None:
+        asked = asyncio.get_running_loop().time()
         ttl_ms = int(self.lease_ttl * 1000)
-        while True:
-            asked = loop.time()
-            try:
-                held = await self.db.write(partial(self._take_lease, ttl_ms=ttl_ms))
-            except Exception:  # unknown: treat as lost once the last grant runs out
-                log.exception("renewing the webhook lease failed")
-            else:
-                # Counted from before the request, and a third short, so that this node
-                # stops before any other could have taken the lease over.
-                was = self.leading()
-                self._held_until = asked + self.lease_ttl * 2 / 3 if held else 0.0
-                if held != was:
-                    log.info(
-                        "webhook sender: %s", "this node sends" if held else "another node sends"
-                    )
-            await asyncio.sleep(self.lease_ttl / 3)
+        held = await self.db.write(partial(self._take_lease, ttl_ms=ttl_ms))
+        # Counted from before the request, and a third short, so that this node stops
+        # before any other could have taken the lease over.
+        was = self.leading()
+        self._held_until = asked + self.lease_ttl * 2 / 3 if held else 0.0
+        if held != was:
+            log.info("webhook sender: %s", "this node sends" if held else "another node sends")
 
     async def _take_lease(self, conn: AsyncConnection, ttl_ms: int) -> bool:
         now = now_ms()
@@ -262,10 +262,3 @@ class WebhookService:
         )
         if pruned:
             log.info("pruned %d old webhook outbox rows", pruned)
-
-
-async def _logged(what: str, work: Awaitable[object]) -> None:
-    try:
-        await work
-    except Exception:
-        log.exception("%s failed", what)

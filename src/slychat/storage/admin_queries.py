@@ -11,26 +11,58 @@ from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.identity import Role, User
-from slychat.models import Chat, Message
+from slychat.domain.identity import Role, User
+from slychat.domain.models import Chat, Message, MessageVersion
 from slychat.storage.feeds import lock_order
-from slychat.storage.repository import with_media
+from slychat.storage.repository import complete, erase_extras
 from slychat.storage.rows import chat_from_row, message_from_row
-from slychat.storage.tables import chats, feed, feed_heads, last_seen, message_media, messages
+from slychat.storage.tables import (
+    chats,
+    feed,
+    feed_heads,
+    last_seen,
+    message_media,
+    message_versions,
+    messages,
+    report_media,
+)
 
 
 async def messages_after(
     conn: AsyncConnection, chat_id: str, after_seq: int, limit: int
-) -> list[Message]:
+) -> list[tuple[Message, str | None]]:
     """Up to `limit` messages of the chat after `after_seq`, in `seq` order, deleted ones
-    (tombstones) included, with their media."""
+    (tombstones) included, with their media; each with the text its sender wrote when
+    contact details were masked in it (None otherwise): for moderators only."""
+    rows = (
+        await conn.execute(
+            select(messages)
+            .where(messages.c.chat_id == chat_id, messages.c.seq > after_seq)
+            .order_by(messages.c.seq)
+            .limit(limit)
+        )
+    ).all()
+    found = await complete(conn, [message_from_row(row) for row in rows])
+    return [(m, row.original_text) for m, row in zip(found, rows, strict=True)]
+
+
+async def versions_of(
+    conn: AsyncConnection, message_ids: Sequence[str]
+) -> dict[str, list[MessageVersion]]:
+    """The earlier texts of these messages, oldest first (only edited ones have any)."""
+    found: dict[str, list[MessageVersion]] = {}
+    if not message_ids:
+        return found
     rows = await conn.execute(
-        select(messages)
-        .where(messages.c.chat_id == chat_id, messages.c.seq > after_seq)
-        .order_by(messages.c.seq)
-        .limit(limit)
+        select(message_versions)
+        .where(message_versions.c.message_id.in_(message_ids))
+        .order_by(message_versions.c.message_id, message_versions.c.version)
     )
-    return await with_media(conn, [message_from_row(row) for row in rows])
+    for r in rows:
+        found.setdefault(r.message_id, []).append(
+            MessageVersion(r.version, r.text, r.written_at, r.replaced_at)
+        )
+    return found
 
 
 def _user_column(role: Role) -> Any:
@@ -67,13 +99,16 @@ async def live_messages_of(
 
 
 async def tombstone_many(conn: AsyncConnection, message_ids: Sequence[str], now: int) -> list[str]:
-    """`repository.tombstone` for many messages at once: content erased, media rows gone;
+    """`repository.tombstone` for many messages at once: content erased, media rows gone,
+    and (an erasure: the files go whatever shows them) the report rows naming their files;
     the media store keys of the files they had (the caller removes the files)."""
     await conn.execute(
         update(messages)
         .where(messages.c.id.in_(message_ids))
-        .values(deleted_at=now, text=None, media_count=0)
+        .values(deleted_at=now, text=None, original_text=None, media_count=0, reaction_count=0)
     )
+    await erase_extras(conn, message_ids)
+    await conn.execute(report_media.delete().where(report_media.c.message_id.in_(message_ids)))
     removed = await conn.execute(
         message_media.delete()
         .where(message_media.c.message_id.in_(message_ids))

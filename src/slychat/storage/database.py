@@ -18,24 +18,22 @@ from contextlib import (
 )
 from typing import Any, TypeVar
 
-import asyncpg
 from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from slychat.errors import Unavailable
-from slychat.logs import describe
-from slychat.storage import sqlite_checkpoint, sqlite_inline
+from slychat.domain.errors import Unavailable
+from slychat.logs.outages import Outage
+from slychat.logs.redaction import describe
+from slychat.storage import outages, sqlite_checkpoint, sqlite_inline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# PostgreSQL SQLSTATEs worth a retry: serialization failure, deadlock, an administrator's
-# shutdown, and the connection-exception class (08xxx) that a dropped link gives.
-_SHUTDOWN_SQLSTATES = {"57P01", "57P02", "57P03"}
-_TRANSIENT_SQLSTATES = {"40001", "40P01", *_SHUTDOWN_SQLSTATES}
 # How long a SQLite write keeps retrying while another process holds the database's lock.
 _LOCK_WAIT_SECONDS = 10.0
+# How long a readiness probe waits for the write lock (PostgreSQL: a table lock).
+_PROBE_LOCK_SECONDS = 1.0
 
 
 def _driver_error(exc: BaseException) -> BaseException:
@@ -43,32 +41,20 @@ def _driver_error(exc: BaseException) -> BaseException:
     return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
-def _is_locked(exc: BaseException) -> bool:
-    """SQLite: another process holds the write lock (we never wait for it on the loop)."""
-    orig = _driver_error(exc)
-    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
+def _sqlite_probe(path: str) -> None:
+    """Take SQLite's write lock on a connection of its own and give it back: raises
+    "database is locked" while another process holds it for longer than the probe waits."""
+    probe = sqlite3.connect(path, timeout=_PROBE_LOCK_SECONDS, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+    finally:
+        probe.close()
 
 
-def is_disconnect(exc: BaseException) -> bool:
-    """The connection itself is gone (PostgreSQL restarted, or the link dropped)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    orig = _driver_error(exc)
-    state = getattr(orig, "sqlstate", None)
-    if isinstance(state, str) and (state.startswith("08") or state in _SHUTDOWN_SQLSTATES):
-        return True
-    return isinstance(orig, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    orig = _driver_error(exc)
-    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if isinstance(state, str) and state in _TRANSIENT_SQLSTATES:
-        return True
-    return is_disconnect(exc) or _is_locked(exc)
-
-
-def create_engine(url: str, pool_size: int, pool_timeout: float) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int, pool_timeout: float, lock_timeout: float = 10.0
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = make_url(url).database or ""
         engine = create_async_engine(
@@ -87,6 +73,9 @@ def create_engine(url: str, pool_size: int, pool_timeout: float) -> AsyncEngine:
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
         hide_parameters=True,  # errors must not quote values (message text) in logs
+        # A lock held by someone else (a migration, an operator's LOCK TABLE) ends a
+        # statement as 55P03 after this long: the client gets 503, not a send that hangs.
+        connect_args={"server_settings": {"lock_timeout": f"{round(lock_timeout * 1000)}ms"}},
     )
 
 
@@ -116,10 +105,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 class Database:
     def __init__(
-        self, url: str, *, pool_size: int = 10, pool_timeout: float = 30.0, retries: int = 3
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
+        retries: int = 3,
+        lock_timeout: float = 10.0,
     ) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size, pool_timeout)
+        self.engine = create_engine(url, pool_size, pool_timeout, lock_timeout)
+        # One warning when the database goes away and one when it is back.
+        self.outage = Outage("database")
         self.is_sqlite = url.startswith("sqlite")
         self.retries = retries
         self._writer = self.engine.execution_options(slychat_write=True)
@@ -144,13 +141,25 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only connection; its implicit transaction is rolled back on exit."""
+        connected = False
         try:
             async with self._connection(self.engine) as conn:
+                connected = True
                 yield conn
-        except DBAPIError as exc:
-            if _is_transient(exc):
-                raise Unavailable() from exc
+        except Exception as exc:
+            # Before the connection came, anything is the database's; after, only what
+            # its driver raised (the block may do other I/O).
+            if not connected or outages.from_driver(exc):
+                self.raise_unavailable(exc)
             raise
+        self.outage.ok()
+
+    def raise_unavailable(self, exc: BaseException) -> None:
+        """Raise `Unavailable` from `exc` when `exc` means the database is not there right
+        now (the outage noted); return for any other error."""
+        if outages.is_unavailable(exc):
+            self.outage.failed(describe(_driver_error(exc)))
+            raise Unavailable() from exc
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` in one transaction and commit; retry it whole on transient failures.
@@ -182,41 +191,48 @@ class Database:
             try:
                 yield driver.sqlite if self.is_sqlite else driver
             except BaseException as exc:
-                if is_disconnect(exc):
+                if outages.is_disconnect(exc):
                     await conn.invalidate()
                 raise
 
     async def retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """`attempt()` (one whole transaction), again on transient failures: SQLite lock
         waits for up to 10 s, other transient errors `retries` times with a capped
-        backoff; then `Unavailable`."""
+        backoff (none while an outage is known); then `Unavailable`."""
         tries = 0
         loop = asyncio.get_running_loop()
         lock_deadline = loop.time() + _LOCK_WAIT_SECONDS
         lock_waits = 0
         while True:
             try:
-                return await attempt()
+                result = await attempt()
             except Exception as exc:
-                if not _is_transient(exc):
+                if not outages.is_retryable(exc):
+                    self.raise_unavailable(exc)
                     raise
-                if _is_locked(exc) and loop.time() < lock_deadline:
+                if outages.is_locked(exc) and loop.time() < lock_deadline:
                     # Another process is writing; SQLite locks last milliseconds.
                     await asyncio.sleep(min(0.002 * 2**lock_waits, 0.1))
                     lock_waits += 1
                     continue
-                if tries >= self.retries:
-                    log.error("giving up after %d retries: %s", tries, describe(_driver_error(exc)))
+                if tries >= self.retries or self.outage.down:
+                    # During an outage each action tries once: 503 at once, and the
+                    # client retries after retryAfter (the first success ends it).
+                    self.raise_unavailable(exc)
                     raise Unavailable() from exc
                 tries += 1
                 delay = min(0.05 * 2**tries, 1.0)
-                log.warning(
-                    "transient database error (retry %d in %.2fs): %s",
-                    tries,
-                    delay,
-                    describe(_driver_error(exc)),
-                )
+                if not self.outage.down:  # during an outage its first line said it all
+                    log.info(
+                        "transient database error (retry %d in %.2fs): %s",
+                        tries,
+                        delay,
+                        describe(_driver_error(exc)),
+                    )
                 await asyncio.sleep(delay)
+            else:
+                self.outage.ok()
+                return result
 
     async def maintain(self) -> None:
         """Background upkeep until cancelled: SQLite's WAL checkpoints."""
@@ -226,8 +242,33 @@ class Database:
         await asyncio.Event().wait()
 
     async def ping(self) -> None:
-        async with self._connection(self.engine) as conn:
-            await conn.exec_driver_sql("SELECT 1")
+        """Raise unless a write could start now: a connection is made and the write lock
+        taken (SQLite: BEGIN IMMEDIATE; PostgreSQL: the `messages` table's row lock,
+        which an exclusive lock held elsewhere blocks), then rolled back."""
+        try:
+            async with self._connection(self.engine) as conn:
+                if self.is_sqlite:
+                    await conn.exec_driver_sql("SELECT 1")
+                    path = make_url(self.url).database
+                    if path and path != ":memory:":
+                        # This process's writers wait behind the probe, not fail on it.
+                        async with self.write_lock():
+                            await asyncio.to_thread(_sqlite_probe, path)
+                    return
+                trans = await conn.begin()
+                try:
+                    ms = round(_PROBE_LOCK_SECONDS * 1000)
+                    await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ms}ms'")
+                    # Before the first migration there is no table to lock (readiness
+                    # then says "migrations", not "database").
+                    found = await conn.exec_driver_sql("SELECT to_regclass('messages')")
+                    if found.scalar() is not None:
+                        await conn.exec_driver_sql("LOCK TABLE messages IN ROW EXCLUSIVE MODE")
+                finally:
+                    await trans.rollback()
+        except Exception as exc:
+            self.raise_unavailable(exc)
+            raise
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -12,9 +12,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.identity import Role, User
-from slychat.models import FeedEntry
-from slychat.storage.repository import with_media
+from slychat.domain.identity import Role, User
+from slychat.domain.models import ChatSettings, FeedEntry, Reaction
+from slychat.storage import repository
 from slychat.storage.rows import chat_from_row, message_from_row
 from slychat.storage.tables import chats, feed, feed_heads, messages
 
@@ -37,8 +37,12 @@ async def append_feed(
     message_id: str | None = None,
     message_ids: Sequence[str] = (),
     actor: User | None = None,
+    reactions: Sequence[Reaction] | None = None,
+    settings: ChatSettings | None = None,
 ) -> dict[User, int]:
-    """Append one change to each user's feed; the position it got in each."""
+    """Append one change to each user's feed; the position it got in each. A reactions
+    or settings change keeps what it said then (`reactions`, `settings`)."""
+    data = _encoded(reactions, settings)
     ordered = sorted(set(users), key=lock_order)
     params: dict[str, Any] = {}
     for i, user in enumerate(ordered):
@@ -59,6 +63,7 @@ async def append_feed(
                 "actor_type": actor.role.value if actor else None,
                 "actor_id": actor.id if actor else None,
                 "at": at,
+                "data": data,
             }
             for user, pos in positions.items()
         ],
@@ -130,6 +135,12 @@ async def feed_page(
     if chat_ids:
         found = await conn.execute(select(chats).where(chats.c.id.in_(chat_ids)))
         found_chats = {c.id: chat_from_row(c) for c in found}
+    # An edit is served with the message as it is now, as a message entry is.
+    edited_ids = {r.message_id for r in change_rows if r.kind == "edited"}
+    edited = {}
+    if edited_ids:
+        found = await conn.execute(select(messages).where(messages.c.id.in_(edited_ids)))
+        edited = {m.id: message_from_row(m) for m in found}
     entries += [
         FeedEntry(
             pos=r.pos,
@@ -140,24 +151,47 @@ async def feed_page(
             message_ids=json.loads(r.message_ids) if r.message_ids else [],
             actor=User(Role(r.actor_type), r.actor_id) if r.actor_type else None,
             chat=found_chats.get(r.chat_id) if r.kind == "chat" else None,
+            message=edited.get(r.message_id or "") if r.kind == "edited" else None,
+            **_decoded(r.kind, r.data),
         )
         for r in change_rows
     ]
     entries.sort(key=lambda e: e.pos)
-    return await _with_media(conn, entries[:limit]), len(entries) > limit
+    return await _completed(conn, entries[:limit]), len(entries) > limit
 
 
-async def _with_media(conn: AsyncConnection, entries: list[FeedEntry]) -> list[FeedEntry]:
-    found = [e.message for e in entries if e.message is not None and e.message.media_count]
+async def _completed(conn: AsyncConnection, entries: list[FeedEntry]) -> list[FeedEntry]:
+    found = [e.message for e in entries if e.message is not None]
     if not found:
         return entries
-    complete = {m.id: m for m in await with_media(conn, found)}
+    complete = {m.id: m for m in await repository.complete(conn, found)}
     return [
         replace(e, message=complete[e.message.id])
         if e.message is not None and e.message.id in complete
         else e
         for e in entries
     ]
+
+
+def _encoded(reactions: Sequence[Reaction] | None, settings: ChatSettings | None) -> str | None:
+    if reactions is not None:
+        return json.dumps(
+            [[r.emoji, r.user.role.value, r.user.id, r.reacted_at] for r in reactions]
+        )
+    if settings is not None:
+        return json.dumps({"muted": settings.muted, "archived": settings.archived})
+    return None
+
+
+def _decoded(kind: str, data: str | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    value = json.loads(data)
+    if kind == "reactions":
+        return {"reactions": tuple(Reaction(e, User(Role(t), uid), at) for e, t, uid, at in value)}
+    if kind == "settings":
+        return {"settings": ChatSettings(bool(value["muted"]), bool(value["archived"]))}
+    return {}
 
 
 def _message_feed_columns(user: User) -> tuple[Any, Any]:

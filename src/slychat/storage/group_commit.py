@@ -17,9 +17,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from slychat.log_context import start_task
-from slychat.logs import describe
-from slychat.stats import BATCH_BOUNDS, LATENCY_BOUNDS, Buckets
+from slychat.domain.errors import Unavailable
+from slychat.domain.stats import BATCH_BOUNDS, LATENCY_BOUNDS, Buckets
+from slychat.logs.context import start_task
+from slychat.logs.redaction import describe
 
 log = logging.getLogger(__name__)
 In = TypeVar("In")
@@ -73,8 +74,11 @@ class GroupCommit(Generic[In, Out]):
         try:
             results = await self._store([item for item, _, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc=exc)
+            if len(batch) == 1 or isinstance(exc, Unavailable):
+                # One send's fault is found by storing them one by one; the database
+                # being away is every send's answer at once.
+                for _, future, _ in batch:
+                    _settle(future, exc=exc)
                 return
             log.warning(
                 "a batch of %d sends failed (%s); storing them one by one",

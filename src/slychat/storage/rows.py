@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from slychat.identity import Role, User
-from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
+from slychat.domain.identity import Role, User
+from slychat.domain.models import Chat, ChatDetails, ChatKey, Media, Message
 from slychat.storage.tables import chats, messages
 
 CHAT_COLUMNS = ", ".join(column.name for column in chats.c)
@@ -28,6 +28,7 @@ def chat_from_row(row: Sequence[Any]) -> Chat:
         last_message_at=row[12],
         created_at=row[13],
         updated_at=row[14],
+        contact_policy=row[15],
     )
 
 
@@ -38,7 +39,7 @@ def chat_row(chat: Chat) -> tuple[Any, ...]:
         chat.id, k.product_id, k.vendor_id, k.customer_id, d.product_image_url,
         d.product_price, d.product_name, d.store_logo_url, d.customer_profile_pic,
         d.customer_name, d.store_name, chat.last_seq, chat.last_message_at, chat.created_at,
-        chat.updated_at,
+        chat.updated_at, chat.contact_policy,
     )  # fmt: skip
 
 
@@ -60,6 +61,11 @@ def message_from_row(row: Sequence[Any]) -> Message:
         customer_pos=row[15],
         vendor_pos=row[16],
         media_count=row[17],
+        edited_at=row[18],
+        reply_to_id=row[19],
+        reaction_count=row[20],
+        # row[21]: the original text, which only the admin export reads
+        masked=row[21] is not None,
     )
 
 

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from slychat.identity import User
-from slychat.ids import new_id
-from slychat.models import Chat, ChatDetails, ChatKey, Media, Message
+from slychat.domain.identity import User
+from slychat.domain.ids import new_id
+from slychat.domain.models import Chat, ChatDetails, ChatKey, Media, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,8 @@ class Outgoing:
     delivered: bool
     details: ChatDetails | None = None
     media: tuple[Media, ...] = ()  # files already in the media store
+    reply_to_id: str | None = None  # checked by the sender: a live message of the chat
+    original_text: str | None = None  # as written, when `text` has contact details masked
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +216,8 @@ async def _number(
                 vendor_pos=_advance(next_pos, vendor),
                 media_count=len(item.media),
                 media=item.media,
+                reply_to_id=item.reply_to_id,
+                masked=item.original_text is not None,
             )
         )
     if changes:

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from slychat.identity import Role, User
-from slychat.ids import now_ms
-from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.domain.identity import Role, User
+from slychat.domain.ids import now_ms
+from slychat.domain.models import Chat, ChatDetails, ChatKey, Message
+from slychat.domain.webhook_events import chat_created
 from slychat.storage.database import Database
 from slychat.storage.feeds import lock_order
 from slychat.storage.rows import (
@@ -38,7 +39,6 @@ from slychat.storage.send_batch import (
     open_chat_alone,
     store_batch,
 )
-from slychat.webhook_events import chat_created
 
 _CHAT_BY_KEY = (
     f"SELECT {CHAT_COLUMNS} FROM chats "
@@ -47,7 +47,7 @@ _CHAT_BY_KEY = (
 # A concurrent first message's INSERT waits for the other's commit, then does nothing.
 _INSERT_CHAT = (
     f"INSERT INTO chats ({CHAT_COLUMNS}) VALUES "
-    f"({', '.join(f'${n}' for n in range(1, 16))}) "
+    f"({', '.join(f'${n}' for n in range(1, 17))}) "
     f"ON CONFLICT (product_id, vendor_id, customer_id) DO NOTHING RETURNING {CHAT_COLUMNS}"
 )
 _STORED_BEFORE = (
@@ -76,14 +76,15 @@ _INSERT_CHAT_CHANGES = (
 _INSERT_MESSAGES = (
     "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
-    "vendor_pos, media_count) SELECT id, chat_id, seq, sender_id, sender_type, text, "
-    "client_id, $8::bigint, online, FALSE, CASE WHEN delivered THEN $8::bigint END, "
-    "customer_id, vendor_id, customer_pos, vendor_pos, media_count FROM unnest($1::text[], "
-    "$2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], "
-    "$9::boolean[], $10::boolean[], $11::bigint[], $12::bigint[], $13::bigint[], "
-    "$14::bigint[], $15::integer[]) AS v(id, chat_id, seq, sender_id, sender_type, text, "
-    "client_id, online, delivered, customer_id, vendor_id, customer_pos, vendor_pos, "
-    "media_count)"
+    "vendor_pos, media_count, reply_to_id, original_text) SELECT id, chat_id, seq, sender_id, "
+    "sender_type, text, client_id, $8::bigint, online, FALSE, "
+    "CASE WHEN delivered THEN $8::bigint END, customer_id, vendor_id, customer_pos, "
+    "vendor_pos, media_count, reply_to, original FROM "
+    "unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], "
+    "$7::text[], $9::boolean[], $10::boolean[], $11::bigint[], $12::bigint[], $13::bigint[], "
+    "$14::bigint[], $15::integer[], $16::text[], $17::text[]) AS v(id, chat_id, seq, "
+    "sender_id, sender_type, text, client_id, online, delivered, customer_id, vendor_id, "
+    "customer_pos, vendor_pos, media_count, reply_to, original)"
 )
 # Media rows are rare (an upload is a message); one prepared statement, pipelined.
 _INSERT_OUTBOX = (
@@ -197,6 +198,8 @@ class _Statements:
             [m.customer_pos for m in messages],
             [m.vendor_pos for m in messages],
             [m.media_count for m in messages],
+            [m.reply_to_id for m in messages],
+            [item.original_text for item in items],
         )
 
     async def insert_media(self, rows: Sequence[MediaRow]) -> None:

@@ -13,9 +13,10 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from slychat.identity import Role, User
-from slychat.ids import now_ms
-from slychat.models import Chat, ChatDetails, ChatKey, Message
+from slychat.domain.identity import Role, User
+from slychat.domain.ids import now_ms
+from slychat.domain.models import Chat, ChatDetails, ChatKey, Message
+from slychat.domain.webhook_events import chat_created
 from slychat.storage.database import Database
 from slychat.storage.feeds import lock_order
 from slychat.storage.rows import (
@@ -37,12 +38,11 @@ from slychat.storage.send_batch import (
     open_chat_alone,
     store_batch,
 )
-from slychat.webhook_events import chat_created
 
 _CHAT_BY_KEY = (
     f"SELECT {CHAT_COLUMNS} FROM chats WHERE product_id = ? AND vendor_id = ? AND customer_id = ?"
 )
-_INSERT_CHAT = f"INSERT INTO chats ({CHAT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_INSERT_CHAT = f"INSERT INTO chats ({CHAT_COLUMNS}) VALUES ({', '.join('?' * 16)})"
 _STORED_BEFORE = (
     f"SELECT {MESSAGE_COLUMNS} FROM json_each(?) AS k JOIN messages m "
     "ON m.chat_id = json_extract(k.value, '$[0]') "
@@ -65,7 +65,8 @@ _INSERT_CHAT_CHANGE = (
 _INSERT_MESSAGE = (
     "INSERT INTO messages (id, chat_id, seq, sender_id, sender_type, text, client_message_id, "
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
-    "vendor_pos, media_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?)"
+    "vendor_pos, media_count, reply_to_id, original_text) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_OUTBOX = (
     "INSERT INTO webhook_outbox (id, event, payload, created_at, next_attempt_at) "
@@ -181,7 +182,7 @@ class _Statements:
                 (m.id, m.chat_id, m.seq, m.sender.id, m.sender.role.value, m.text,
                  m.client_message_id, m.created_at, m.recipient_online, m.delivered_at,
                  item.key.customer_id, item.key.vendor_id, m.customer_pos, m.vendor_pos,
-                 m.media_count)
+                 m.media_count, m.reply_to_id, item.original_text)
                 for item, m in zip(items, messages, strict=True)
             ),
         )  # fmt: skip

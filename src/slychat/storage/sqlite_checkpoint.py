@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from slychat.process.periodic import every
+
 log = logging.getLogger(__name__)
 
 
@@ -40,20 +42,41 @@ async def checkpoint_forever(
     # at shutdown). The close is queued behind it, on the same thread.
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
     loop = asyncio.get_running_loop()
+    in_wal = False
     try:
-        # Also when this connection is the first: it must see the database in WAL mode.
-        conn.execute("PRAGMA journal_mode=WAL").fetchall()
-        while True:
-            await asyncio.sleep(interval)
+
+        async def checkpoint() -> None:
+            nonlocal in_wal
             try:
-                if await loop.run_in_executor(thread, _checkpoint, conn) >= _RESTART_FRAMES:
+                # Every step, the first included, can meet a lock held for a moment: a
+                # connection closing in this process, another process's last connection
+                # cleaning up, recovery after a crash. A busy timeout would not cover
+                # them all (SQLite skips the busy handler in some of them), and this
+                # connection has none anyway: a failed round is simply tried again, so a
+                # lock at start-up never ends the checkpoints for the process's life.
+                if not in_wal:
+                    in_wal = await loop.run_in_executor(thread, _enter_wal, conn)
+                if in_wal and await loop.run_in_executor(thread, _checkpoint, conn) >= (
+                    _RESTART_FRAMES
+                ):
                     async with write_lock:
                         await loop.run_in_executor(thread, _checkpoint, conn)
-            except sqlite3.Error as exc:  # another process is busy: the next round tries
+            except sqlite3.Error as exc:  # locked for now: the next round tries again
                 log.debug("WAL checkpoint skipped: %s", exc)
+
+        await every(interval, checkpoint, "a WAL checkpoint", log, at_start=True)
     finally:
         thread.submit(conn.close)
         thread.shutdown(wait=False)
+
+
+def _enter_wal(conn: sqlite3.Connection) -> bool:
+    """Put the database in WAL mode (this connection may be the first to open it); whether
+    it is. SQLite answers with the mode it kept when it could not switch."""
+    [(mode,)] = conn.execute("PRAGMA journal_mode=WAL").fetchall()
+    if mode != "wal":
+        log.debug("WAL checkpoints wait: the database is in %s mode", mode)
+    return bool(mode == "wal")
 
 
 def _checkpoint(conn: sqlite3.Connection) -> int:

@@ -3,7 +3,8 @@
 A message is due for a notice when it is unread, not deleted, sent by the recipient's
 counterpart (never SYSTEM), at least the delay old (`created_at <= cutoff`), newer than
 what the recipient's last notice reported (`unread_notices.notified_until`), and the
-recipient has not been seen since the cutoff (`last_seen`). Whether the recipient is
+recipient has not been seen since the cutoff (`last_seen`), in a chat the recipient has not
+muted (`chat_settings`). Whether the recipient is
 connected right now is the registry's to say, not the database's.
 """
 
@@ -17,14 +18,15 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slychat.identity import Role, User
-from slychat.models import Chat
+from slychat.domain.identity import Role, User
+from slychat.domain.models import Chat
 from slychat.storage.rows import chat_from_row
-from slychat.storage.tables import chats, last_seen, messages, unread_notices
+from slychat.storage.tables import chat_settings, chats, last_seen, messages, unread_notices
 
 _m = messages
 _n = unread_notices
 _s = last_seen
+_c = chat_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,18 @@ def _due(role: Role, cutoff: int, after: int, until: int | None = None) -> tuple
     """The FROM clause and the conditions of messages due for a notice to users of `role`
     (or, with `until`, of the messages such a notice reports: those up to `until`)."""
     recipient = _recipient_column(role)
-    source = _m.outerjoin(
-        _n, and_(_n.c.user_type == role.value, _n.c.user_id == recipient)
-    ).outerjoin(_s, and_(_s.c.user_type == role.value, _s.c.user_id == recipient))
+    source = (
+        _m.outerjoin(_n, and_(_n.c.user_type == role.value, _n.c.user_id == recipient))
+        .outerjoin(_s, and_(_s.c.user_type == role.value, _s.c.user_id == recipient))
+        .outerjoin(
+            _c,
+            and_(
+                _c.c.user_type == role.value,
+                _c.c.user_id == recipient,
+                _c.c.chat_id == _m.c.chat_id,
+            ),
+        )
+    )
     conditions = and_(
         # Written as the partial index's predicate (`read = false`), so that it is used.
         _m.c.read == false(),
@@ -54,6 +65,8 @@ def _due(role: Role, cutoff: int, after: int, until: int | None = None) -> tuple
         _m.c.sender_type == role.counterpart.value,
         _m.c.created_at > func.coalesce(_n.c.notified_until, -1),
         or_(_s.c.seen_at.is_(None), _s.c.seen_at < cutoff),
+        # A chat its recipient muted sends them no notice.
+        or_(_c.c.muted.is_(None), _c.c.muted == false()),
     )
     return source, conditions
 

@@ -13,8 +13,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from slychat.domain.webhook_events import OutboxEntry
 from slychat.storage.tables import leases, webhook_outbox
-from slychat.webhook_events import OutboxEntry
 
 _t = webhook_outbox
 _pending = _t.c.delivered_at.is_(None) & _t.c.failed_at.is_(None)

@@ -1,9 +1,9 @@
-// The demo page's state (src/slychat/static/demo/js/store.js), run by node's test runner
-// from tests/unit/test_demo_js.py.
+// The demo page's state: slychat-client's ChatStore (clients/js/src/store.ts), run by node's test runner
+// from tests/static/test_demo_js.py.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ChatStore, tickState } from "../../../src/slychat/static/demo/js/store.js";
+import { ChatStore, tickState } from "../../../clients/js/dist/index.mjs";
 
 const CUSTOMER = { id: 1, type: "CUSTOMER" };
 

@@ -1,8 +1,8 @@
-// The demo page's typing throttle (src/slychat/static/demo/js/typing.js), on a fake clock.
+// The demo page's typing throttle: slychat-client's TypingNotifier (clients/js/src/typing.ts), on a fake clock.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { TypingNotifier } from "../../../src/slychat/static/demo/js/typing.js";
+import { TypingNotifier } from "../../../clients/js/dist/index.mjs";
 
 function harness() {
   const clock = { now: 0, timers: [] };

@@ -9,6 +9,7 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from slychat.storage.search import include_name
 from slychat.storage.tables import metadata
 
 config = context.config
@@ -25,11 +26,18 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=True,
+        # The search index's virtual table, triggers and expression index are the
+        # migration's own: tables.py cannot declare them.
+        include_name=include_name,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        # The revision before and after, read under the lock: what this run did.
+        migration = context.get_context()
+        config.attributes["revisions"] = [migration.get_current_revision()]
         context.run_migrations()
+        config.attributes["revisions"].append(migration.get_current_revision())
 
 
 async def _run_async() -> None:

@@ -4,13 +4,17 @@
 import { h, imageAllowed } from "./dom.js";
 import { preview, price, shortTime } from "./format.js";
 
-export function renderChatList(list, store, { selectedId, config, onOpen }) {
+// `archived`: the chats the user archived, else the others; how many rows it drew.
+export function renderChatList(list, store, { selectedId, config, onOpen, archived = false }) {
   const focusedId = document.activeElement?.dataset?.chatId ?? null;
-  const rows = store.sortedChats().map((chat) => h("li", {},
-    chatButton(chat, store, { selected: chat.id === selectedId, config, onOpen })));
+  const rows = store.sortedChats()
+    .filter((chat) => Boolean(chat.archived) === archived)
+    .map((chat) => h("li", {},
+      chatButton(chat, store, { selected: chat.id === selectedId, config, onOpen })));
   list.replaceChildren(...rows);
   // A live update must not steal the keyboard user's place in the list.
   if (focusedId) list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"]`)?.focus();
+  return rows.length;
 }
 
 function chatButton(chat, store, { selected, config, onOpen }) {
@@ -23,14 +27,17 @@ function chatButton(chat, store, { selected, config, onOpen }) {
   return h("button", {
     type: "button",
     class: "chat-row",
-    dataset: { chatId: chat.id, unread: String(chat.unread) },
+    dataset: { chatId: chat.id, unread: String(chat.unread), muted: String(Boolean(chat.muted)) },
     "aria-current": selected ? "true" : null,
     onclick: () => onOpen(chat.id),
   },
   picture(chat, config),
   h("span", { class: "row-main" },
     h("span", { class: "row-top" },
-      h("span", { class: "row-title" }, chat.productName || chat.productId),
+      h("span", { class: "row-title" }, chat.productName || chat.productId,
+        chat.muted ? h("span", { class: "row-muted", dataset: { muted: "true" } },
+          h("span", { "aria-hidden": "true" }, "🔕"),
+          h("span", { class: "visually-hidden" }, " (muted)")) : null),
       h("time", { class: "row-time", datetime: chat.lastMessageAt ?? "" },
         shortTime(chat.lastMessageAt))),
     h("span", { class: "row-sub" },

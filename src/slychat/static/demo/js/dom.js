@@ -35,15 +35,31 @@ export function setText(el, text) {
   el.textContent = text ?? "";
 }
 
-// An http(s) URL, or null: `javascript:` and other schemes never reach an href or src.
+// Backslashes, and every separator, control, format, private-use or unassigned character
+// (whitespace included): browsers drop or reinterpret some of them inside a URL, so a URL
+// holding one is not taken at all.
+const UNPLAIN = /[\\\p{C}\p{Z}]/u;
+// DNS labels, IPv4, or a bracketed IPv6: what a host may be made of to be taken.
+const PLAIN_HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])$/;
+
+// A plain absolute http(s) URL, or null: the server's rule (domain/web_urls.py), so that
+// `javascript:` and other schemes never reach an href or src, nor does a URL with a user
+// name or password, or whose host is written otherwise than the browser reads it
+// (percent-escapes, IPv4 shorthand, Unicode, another spelling of the port).
 export function safeUrl(value) {
-  if (typeof value !== "string" || !value) return null;
+  if (typeof value !== "string" || !value || UNPLAIN.test(value)) return null;
+  // The host and port as written, in ASCII (a host in Unicode is refused).
+  const written = /^https?:\/\/([\x21-\x7e]*?)(?:[/?#]|$)/i.exec(value)?.[1].toLowerCase();
+  let url;
   try {
-    const url = new URL(value, location.href);
-    return url.protocol === "http:" || url.protocol === "https:" ? url : null;
+    url = new URL(value);
   } catch {
     return null;
   }
+  if (written === undefined || url.username || url.password) return null;
+  if (!PLAIN_HOST.test(url.hostname)) return null;
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return written === url.host || written === `${url.hostname}:${port}` ? url : null;
 }
 
 // Whether the page may show an image from `value`: its Content-Security-Policy allows

@@ -1,16 +1,17 @@
-// Start-up: the server's settings, the Socket.IO client, then sign-in (a dev token from
-// the server in dev mode, a pasted token otherwise) and the chat itself.
+// Start-up: the server's settings, the client library, then sign-in (a dev token from
+// the server in dev mode, a pasted token otherwise) and the chat itself. The page's chat
+// logic is the slychat-client package (clients/js), which `make run` builds and copies to
+// /demo/dist/; the modules that use it are loaded once it is known to be there.
 
 import { loadConfig, mintDevToken } from "./api.js";
-import { App } from "./app.js";
 import { byId, setText, show } from "./dom.js";
 
 const SESSION_KEY = "slychat-demo"; // per window: two windows are two people
-const CLIENT_LIBRARY = "/demo/dist/socket.io.esm.min.js";
+const CLIENT_LIBRARY = "/demo/dist/slychat-client.js";
 const MISSING_CLIENT =
-  "The Socket.IO client library is missing from this server's files. `make run` copies " +
-  "it from npm (socket.io-client, pinned in web/package.json): install Node.js and npm, " +
-  "then run `make run` again.";
+  "The Socket.IO client library is missing from this server's files. `make run` builds " +
+  "it from npm (the slychat-client package in clients/js, with socket.io-client): install " +
+  "Node.js and npm, then run `make run` again.";
 
 let app = null;
 
@@ -26,17 +27,18 @@ async function boot() {
     fatal(MISSING_CLIENT);
     return;
   }
-  let io;
+  let App;
   try {
-    io = await import(CLIENT_LIBRARY);
+    await import(CLIENT_LIBRARY);
+    ({ App } = await import("./app.js"));
   } catch {
     fatal(MISSING_CLIENT);
     return;
   }
   const form = byId("sign-in-form");
-  form.addEventListener("submit", (event) => signIn(event, io, config));
+  form.addEventListener("submit", (event) => signIn(event, App, config));
   const saved = readSession();
-  if (saved && saved.devMode === config.devMode) start(io, config, saved);
+  if (saved && saved.devMode === config.devMode) start(App, config, saved);
   else showSignIn(config, "");
 }
 
@@ -54,7 +56,7 @@ function showSignIn(config, message) {
   (config.devMode ? byId("user-id") : byId("token")).focus();
 }
 
-async function signIn(event, io, config) {
+async function signIn(event, App, config) {
   event.preventDefault();
   const form = event.target;
   const error = byId("sign-in-error");
@@ -73,16 +75,16 @@ async function signIn(event, io, config) {
       session = { token, role: who.role, id: who.id, devMode: false };
     }
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-    start(io, config, session);
+    start(App, config, session);
   } catch (err) {
     setText(error, err.message);
   }
 }
 
-function start(io, config, session) {
+function start(App, config, session) {
   show(byId("sign-in"), false);
   show(byId("workspace"), true);
-  app = new App(io, config, session, {
+  app = new App(config, session, {
     onSignOut: (message) => {
       app?.stop();
       app = null;

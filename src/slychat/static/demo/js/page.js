@@ -15,15 +15,21 @@ const BANNERS = {
 const NOTICE_MS = 6000;
 
 export class PageView {
-  // selected(): the open chat's id or null; onOpen(chatId) opens one.
-  constructor({ store, config, selected, onOpen, onDelete, onRetry }) {
+  // selected(): the open chat's id or null; onOpen(chatId) opens one; uploads(): the
+  // page's files on their way (shown with the outbox's pending messages); archived(): the
+  // list shows the archived chats; composing(): {replyTo, editing} of the composer; on: the
+  // message actions (see ConversationView).
+  constructor({ store, config, selected, uploads, archived, composing, onOpen, on }) {
     this.store = store;
+    this.uploads = uploads;
     this.config = config;
     this.selected = selected;
+    this.archived = archived;
+    this.composing = composing;
     this.onOpen = onOpen;
     this.el = elements();
     this.conversation = new ConversationView({
-      list: this.el.messages, scroller: this.el.scroller, config, onDelete, onRetry,
+      list: this.el.messages, scroller: this.el.scroller, config, on,
     });
     this.queued = false;
     this.stopped = false;
@@ -89,13 +95,18 @@ export class PageView {
 
   _draw() {
     const { el, store } = this;
-    renderChatList(el.chatList, store, {
-      selectedId: this.selected(), config: this.config, onOpen: this.onOpen,
+    const archived = this.archived();
+    const shown = renderChatList(el.chatList, store, {
+      selectedId: this.selected(), config: this.config, onOpen: this.onOpen, archived,
     });
-    show(el.noChats, store.chats.size === 0);
-    setText(el.noChats, store.me.type === "CUSTOMER"
-      ? "No chats yet. Start one with “New chat”."
-      : "No chats yet. They appear here when a customer writes to you.");
+    show(el.noChats, shown === 0);
+    let empty = "No chats yet. They appear here when a customer writes to you.";
+    if (archived) empty = "No archived chats.";
+    else if (store.me.type === "CUSTOMER") empty = "No chats yet. Start one with “New chat”.";
+    setText(el.noChats, empty);
+    setText(el.archivedToggle, archived ? "Back to chats" : "Archived chats");
+    el.archivedToggle.setAttribute("aria-pressed", String(archived));
+    setText(el.chatsTitle, archived ? "Archived chats" : "Chats");
     show(el.moreChats, store.chatsHaveMore);
     const unread = store.totalUnread();
     document.title = unread ? `(${unread}) slychat demo` : "slychat demo";
@@ -123,9 +134,20 @@ export class PageView {
       el.convPicture.replaceWith(shown);
       el.convPicture = shown;
     }
+    setText(el.muteToggle, chat.muted ? "Unmute" : "Mute");
+    setText(el.archiveToggle, chat.archived ? "Unarchive" : "Archive");
+    const { replyTo, editing } = this.composing();
+    const barFor = editing ?? replyTo;
+    show(el.composeBar, Boolean(barFor));
+    if (barFor) {
+      const who = store.isMine(barFor) ? "yourself" : other;
+      const what = barFor.text || "a photo or file";
+      setText(el.composeBarText, editing ? `Editing: ${what}` : `Replying to ${who}: ${what}`);
+    }
     setText(el.typing, store.isTyping(chat.id, Date.now()) ? `${other} is typing…` : "");
     show(el.older, chat.olderAvailable);
-    const pending = [...store.pending.values()].filter((p) => p.chatId === chat.id);
+    const pending = [...store.pending.values(), ...this.uploads().values()]
+      .filter((p) => p.chatId === chat.id);
     this.conversation.render(chat.id, [...store.messages(chat.id), ...pending],
       { store, otherName: other });
   }
@@ -139,7 +161,12 @@ function elements() {
     convSub: "conv-sub", convPicture: "conv-picture", typing: "typing", scroller: "scroller",
     older: "older", messages: "messages", composer: "composer", text: "text",
     attach: "attach", attachments: "attachments", composerError: "composer-error",
-    back: "back", announcer: "announcer",
+    back: "back", announcer: "announcer", chatsTitle: "chats-title",
+    archivedToggle: "archived-toggle", chatMenuToggle: "chat-menu-toggle", chatMenu: "chat-menu",
+    muteToggle: "mute-toggle", archiveToggle: "archive-toggle", composeBar: "compose-bar",
+    composeBarText: "compose-bar-text", composeBarCancel: "compose-bar-cancel",
+    back: "back", announcer: "announcer", search: "search", searchQuery: "search-query",
+    searchStatus: "search-status", searchResults: "search-results",
   };
   const found = {};
   for (const [key, id] of Object.entries(ids)) found[key] = byId(id);

@@ -1,0 +1,1 @@
+"""The command line: slychat serve | migrate | token | revoke | config | apikey."""

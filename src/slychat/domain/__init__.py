@@ -1,0 +1,1 @@
+"""The vocabulary every layer shares: users, chats, messages, ids, errors, limits."""

@@ -1,0 +1,1 @@
+"""Log lines: structured, saying what they belong to, never holding a secret."""

@@ -1,0 +1,1 @@
+"""One process's life: serving, stopping after a drain, worker processes."""

@@ -1,0 +1,1 @@
+"""The wire contract: inbound models, outbound shapes, cursors, rooms and shared types."""

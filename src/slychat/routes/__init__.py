@@ -1,0 +1,1 @@
+"""The HTTP routes, by audience: users, admin, operators, the demo page, the documents."""

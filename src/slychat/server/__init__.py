@@ -1,0 +1,1 @@
+"""What sits beneath the libraries: the engine.io loop, websockets, queues, codec, fan-out."""

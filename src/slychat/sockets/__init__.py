@@ -1,0 +1,1 @@
+"""The Socket.IO namespaces, their token admission, and the presenter that emits events."""
