@@ -5,7 +5,7 @@ user's connections are a hash of `<node>:<sid>` fields; only fields of live node
 A node whose key is missing may be dead or only late (paused, starved, or Redis was): a
 surviving node's sweep gives it a quarter of the TTL to renew, then releases its fields
 and reports those users offline. Until then its users are neither counted gone nor
-announced: a count that finds such fields is no lower than what was known. Every node
+announced: a count includes such fields. Every node
 also keeps its own connections in memory: it answers from them while Redis is unreachable
 and writes them all back when Redis returns (or lost its data).
 
@@ -208,11 +208,14 @@ class RedisRegistry:
         except _FAILURES as exc:
             self._failed("count", exc)
             return await self._best_known(kind, user)
-        live = tally.live
+        # A late node's connections count until the sweep releases them (and announces
+        # their users offline): the node may only be paused, and this node may never have
+        # read them before its key went missing.
+        live = tally.live + tally.stale
         if tally.stale or loop.time() < self._settling_until:
-            # A node holding some of the user's connections is late (or dead: the sweep
-            # decides), or Redis just came back, maybe empty, and the other nodes may not
-            # have written their connections back yet: no lower than what was known.
+            # Not remembered: the sweep may release them any moment. Redis may also have
+            # just come back, maybe empty, before the other nodes wrote their connections
+            # back: no lower than what was known.
             return max(live, await self._best_known(kind, user))
         if changes == self._changes and self._subscribed:
             self._counts[(kind, user)] = (live, loop.time())
