@@ -51,6 +51,9 @@ _NETWORK_NOISE = (
     "net::ERR_EMPTY_RESPONSE",
     "WebSocket connection to",
     "Failed to load resource",
+    # Chromium's note when engine.io-client writes (a ping's pong, a buffered packet) to a
+    # websocket the browser is already closing because the network went away.
+    "WebSocket is already in CLOSING or CLOSED state",
 )
 
 

@@ -37,8 +37,19 @@ const presence = io(`${env.SLYCHAT_URL}/presence`, options);
 const chat = io(`${env.SLYCHAT_URL}/chat`, options);
 let connects = 0;
 
-presence.on('disconnect', (reason) => say({ event: 'disconnect', ns: '/presence', reason }));
-chat.on('disconnect', (reason) => say({ event: 'disconnect', ns: '/chat', reason }));
+// `details` says why a transport failed (the request's status, or the socket error).
+function describe(details) {
+  if (!details) return undefined;
+  const { description, context, message } = details;
+  const status = context && context.status;
+  return { message, description: description && String(description.message || description), status };
+}
+presence.on('disconnect', (reason, details) =>
+  say({ event: 'disconnect', ns: '/presence', reason, details: describe(details) }),
+);
+chat.on('disconnect', (reason, details) =>
+  say({ event: 'disconnect', ns: '/chat', reason, details: describe(details) }),
+);
 chat.on('connect', () => {
   connects += 1;
   say({ event: 'connect', n: connects });
