@@ -173,3 +173,27 @@ async def test_a_hung_redis_is_not_waited_for(own_redis: RedisServer) -> None:
         if own_redis.paused:
             own_redis.resume()
         await registry.close()
+
+
+async def test_a_user_read_only_while_settling_is_known_through_the_next_pause(
+    own_redis: RedisServer,
+) -> None:
+    """Just after Redis came back (a restart), counts are settling; a user this node read
+    only then still counts as what was read when Redis pauses right after (the fault
+    suite's restart-then-pause, which recorded connected recipients as away)."""
+    registry = RedisRegistry(own_redis.url, "settling", ttl=4, timeout=0.1)
+    peer = RedisRegistry(own_redis.url, "settling", ttl=4, timeout=0.1)
+    await registry.start()
+    await peer.start()
+    there = User(Role.CUSTOMER, next_id())
+    await peer.add("presence", there, "sid-1")
+    registry._settling_until = asyncio.get_running_loop().time() + 60  # as after an outage
+    try:
+        assert await registry.count("presence", there) == 1
+        own_redis.pause()
+        assert await registry.count("presence", there) == 1
+    finally:
+        if own_redis.paused:
+            own_redis.resume()
+        await registry.close()
+        await peer.close()

@@ -213,12 +213,14 @@ class RedisRegistry:
         # read them before its key went missing.
         live = tally.live + tally.stale
         if tally.stale or loop.time() < self._settling_until:
-            # Not remembered: the sweep may release them any moment. Redis may also have
-            # just come back, maybe empty, before the other nodes wrote their connections
-            # back: no lower than what was known.
-            return max(live, await self._best_known(kind, user))
-        if changes == self._changes and self._subscribed:
+            # Not remembered for the next reads: the sweep may release them any moment.
+            # Redis may also have just come back, maybe empty, before the other nodes
+            # wrote their connections back: no lower than what was known.
+            live = max(live, await self._best_known(kind, user))
+        elif changes == self._changes and self._subscribed:
             self._counts[(kind, user)] = (live, loop.time())
+        # Kept whatever the read was, for when Redis goes away next: a node that only
+        # read a user while settling (a pause right after a restart) still knows them.
         if len(self._last_read) > _LAST_READ_LIMIT:
             self._last_read.clear()
         self._last_read[(kind, user)] = live
