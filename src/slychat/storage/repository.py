@@ -67,6 +67,11 @@ def _user_column(role: Role) -> Any:
     return chats.c.vendor_id if role is Role.VENDOR else chats.c.customer_id
 
 
+def _participant_column(role: Role) -> Any:
+    """The message's copy of the chat's participant of that side."""
+    return messages.c.vendor_id if role is Role.VENDOR else messages.c.customer_id
+
+
 # --- chats -------------------------------------------------------------------------------
 
 
@@ -275,11 +280,13 @@ async def total_unread(conn: AsyncConnection, reader: User) -> int:
 
 
 def total_unread_query(reader: User) -> Any:
+    # By the message's own participant column (the chat's, copied): a range of the
+    # reader's unread messages in ix_messages_unread_<side>, not a probe per chat.
     return (
         select(func.count())
-        .select_from(messages.join(chats, chats.c.id == messages.c.chat_id))
+        .select_from(messages)
         .where(
-            _user_column(reader.role) == reader.id,
+            _participant_column(reader.role) == reader.id,
             messages.c.sender_type == reader.role.counterpart.value,
             _unread,
             _live,
@@ -318,11 +325,11 @@ async def undelivered(
 
 
 def undelivered_query(recipient: User, limit: int) -> Any:
+    # A range of ix_messages_undelivered_<side>, already in (chat_id, seq) order.
     return (
         select(messages)
-        .join(chats, chats.c.id == messages.c.chat_id)
         .where(
-            _user_column(recipient.role) == recipient.id,
+            _participant_column(recipient.role) == recipient.id,
             messages.c.sender_type == recipient.role.counterpart.value,
             messages.c.delivered_at.is_(None),
             _live,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
 
@@ -105,7 +106,7 @@ messages = Table(
     Index(None, "vendor_id", "vendor_pos"),
 )
 
-# Unread counts and markAsRead touch only unread rows.
+# Unread counts per chat and markAsRead touch only unread rows.
 Index(
     "ix_messages_unread",
     messages.c.chat_id,
@@ -113,13 +114,29 @@ Index(
     postgresql_where=messages.c.read == false(),
     sqlite_where=messages.c.read == false(),
 )
-# offlineMessages reads only what was never delivered.
-Index(
-    "ix_messages_undelivered",
-    messages.c.chat_id,
-    postgresql_where=messages.c.delivered_at.is_(None),
-    sqlite_where=messages.c.delivered_at.is_(None),
-)
+# A user's total unread and their offline messages are read by the message's own
+# participant column, one partial index per side: a range of that user's rows only, in the
+# order asked (per chat, by seq), whatever the planner's statistics say (none until ANALYZE).
+# The predicates are written as the queries write them, or the planner will not use them.
+_unread_live = and_(messages.c.read == false(), messages.c.deleted_at.is_(None))
+_undelivered_live = and_(messages.c.delivered_at.is_(None), messages.c.deleted_at.is_(None))
+for _side in ("customer", "vendor"):
+    Index(
+        f"ix_messages_unread_{_side}",
+        messages.c[f"{_side}_id"],
+        messages.c.sender_type,
+        postgresql_where=_unread_live,
+        sqlite_where=_unread_live,
+    )
+    Index(
+        f"ix_messages_undelivered_{_side}",
+        messages.c[f"{_side}_id"],
+        messages.c.sender_type,
+        messages.c.chat_id,
+        messages.c.seq,
+        postgresql_where=_undelivered_live,
+        sqlite_where=_undelivered_live,
+    )
 
 # The files of a message, in the order they were attached. `file_key` and `thumbnail_key`
 # name objects in the media store; the orphan sweep removes stored files no row names.
