@@ -87,10 +87,15 @@ async def live_messages_of(
     `after_seq` (a chat has one customer and one vendor, so the side is the sender), oldest
     first. An erasure passes the last seq of its previous batch, so that no batch reads
     again the tombstones the ones before it wrote."""
-    rows = await conn.execute(
+    rows = await conn.execute(live_messages_query(chat.id, sender, after_seq, limit))
+    return [(row.id, int(row.seq)) for row in rows]
+
+
+def live_messages_query(chat_id: str, sender: Role, after_seq: int, limit: int) -> Any:
+    return (
         select(messages.c.id, messages.c.seq)
         .where(
-            messages.c.chat_id == chat.id,
+            messages.c.chat_id == chat_id,
             messages.c.seq > after_seq,
             messages.c.sender_type == sender.value,
             messages.c.deleted_at.is_(None),
@@ -98,7 +103,6 @@ async def live_messages_of(
         .order_by(messages.c.seq)
         .limit(limit)
     )
-    return [(row.id, int(row.seq)) for row in rows]
 
 
 async def tombstone_many(conn: AsyncConnection, message_ids: Sequence[str], now: int) -> list[str]:
