@@ -15,7 +15,7 @@ from sqlalchemy import false, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slychat.container import send_store_for
-from slychat.domain.identity import Role, User
+from slychat.domain.identity import SYSTEM_USER, Role, User
 from slychat.domain.ids import now_ms
 from slychat.domain.models import Chat, ChatDetails, ChatKey
 from slychat.storage import admin_queries
@@ -51,9 +51,12 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def _send(db: Database, key: ChatKey, sender: Role, count: int, delivered: bool) -> None:
-    user = (
-        User(Role.VENDOR, key.vendor_id) if sender is Role.VENDOR else User(sender, key.customer_id)
-    )
+    users = {
+        Role.VENDOR: User(Role.VENDOR, key.vendor_id),
+        Role.CUSTOMER: User(Role.CUSTOMER, key.customer_id),
+        Role.SYSTEM: SYSTEM_USER,
+    }
+    user = users[sender]
     await send_store_for(db).store(
         [
             Outgoing(key, None, user, f"m{i}", None, delivered, delivered, DETAILS)
@@ -63,12 +66,14 @@ async def _send(db: Database, key: ChatKey, sender: Role, count: int, delivered:
 
 
 async def _seed(db: Database) -> dict[ChatKey, Chat]:
-    """Messages both ways in every chat: delivered or not, some read, some deleted."""
+    """Messages both ways in every chat: delivered or not, some read, some deleted; and a
+    SYSTEM message, to nobody."""
     for n, key in enumerate(KEYS):
         await _send(db, key, Role.CUSTOMER, 3 + n, delivered=False)
         await _send(db, key, Role.VENDOR, 2 + n, delivered=False)
         await _send(db, key, Role.CUSTOMER, 2, delivered=True)
         await _send(db, key, Role.VENDOR, 1, delivered=True)
+        await _send(db, key, Role.SYSTEM, 1, delivered=False)  # nobody's: never counted
     found: dict[ChatKey, Chat] = {}
     async with db.read() as conn:
         for key in KEYS:

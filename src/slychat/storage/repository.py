@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, or_, select, true, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -70,6 +81,13 @@ def _user_column(role: Role) -> Any:
 def _participant_column(role: Role) -> Any:
     """The message's copy of the chat's participant of that side."""
     return messages.c.vendor_id if role is Role.VENDOR else messages.c.customer_id
+
+
+def _sent_to(recipient: Role) -> Any:
+    """Sent by the other side, the side a literal: as the per-recipient partial indexes'
+    predicates say it (a bound value would not match them: SQLite, PostgreSQL's generic
+    plans)."""
+    return messages.c.sender_type == literal_column(f"'{recipient.counterpart.value}'")
 
 
 # --- chats -------------------------------------------------------------------------------
@@ -287,7 +305,7 @@ def total_unread_query(reader: User) -> Any:
         .select_from(messages)
         .where(
             _participant_column(reader.role) == reader.id,
-            messages.c.sender_type == reader.role.counterpart.value,
+            _sent_to(reader.role),
             _unread,
             _live,
         )
@@ -330,7 +348,7 @@ def undelivered_query(recipient: User, limit: int) -> Any:
         select(messages)
         .where(
             _participant_column(recipient.role) == recipient.id,
-            messages.c.sender_type == recipient.role.counterpart.value,
+            _sent_to(recipient.role),
             messages.c.delivered_at.is_(None),
             _live,
         )

@@ -115,27 +115,31 @@ Index(
     sqlite_where=messages.c.read == false(),
 )
 # A user's total unread and their offline messages are read by the message's own
-# participant column, one partial index per side: a range of that user's rows only, in the
-# order asked (per chat, by seq), whatever the planner's statistics say (none until ANALYZE).
-# The predicates are written as the queries write them, or the planner will not use them.
-_unread_live = and_(messages.c.read == false(), messages.c.deleted_at.is_(None))
-_undelivered_live = and_(messages.c.delivered_at.is_(None), messages.c.deleted_at.is_(None))
-for _side in ("customer", "vendor"):
-    Index(
-        f"ix_messages_unread_{_side}",
-        messages.c[f"{_side}_id"],
-        messages.c.sender_type,
-        postgresql_where=_unread_live,
-        sqlite_where=_unread_live,
+# participant column, one partial index per recipient side holding only the live unread
+# (or undelivered) messages the other side sent: a range of that user's rows, in the order
+# asked (per chat, by seq), chosen without statistics (the server never runs ANALYZE).
+# A message is in one index of each kind at most (a SYSTEM message in none). The predicates are
+# written as the queries write them (the sender's side as a literal), or the planners
+# will not use them.
+for _recipient, _sender in (("customer", "VENDOR"), ("vendor", "CUSTOMER")):
+    _to_them = messages.c.sender_type == _sender
+    _unread_to = and_(messages.c.read == false(), messages.c.deleted_at.is_(None), _to_them)
+    _undelivered_to = and_(
+        messages.c.delivered_at.is_(None), messages.c.deleted_at.is_(None), _to_them
     )
     Index(
-        f"ix_messages_undelivered_{_side}",
-        messages.c[f"{_side}_id"],
-        messages.c.sender_type,
+        f"ix_messages_unread_{_recipient}",
+        messages.c[f"{_recipient}_id"],
+        postgresql_where=_unread_to,
+        sqlite_where=_unread_to,
+    )
+    Index(
+        f"ix_messages_undelivered_{_recipient}",
+        messages.c[f"{_recipient}_id"],
         messages.c.chat_id,
         messages.c.seq,
-        postgresql_where=_undelivered_live,
-        sqlite_where=_undelivered_live,
+        postgresql_where=_undelivered_to,
+        sqlite_where=_undelivered_to,
     )
 
 # The files of a message, in the order they were attached. `file_key` and `thumbnail_key`
