@@ -95,6 +95,10 @@ async def seed(
                     "read_at": None if chat is unread_chat else at,
                     "delivered_at": at,
                     "deleted_at": None,
+                    # The participants, as every send writes them (the queries of a
+                    # user's unread and undelivered messages read them).
+                    "customer_id": chat["customer_id"],
+                    "vendor_id": chat["vendor_id"],
                     "customer_pos": None,
                     "vendor_pos": None,
                 }

@@ -189,8 +189,8 @@ async def test_an_erased_users_text_leaves_the_index(db: Database) -> None:
     assert chat is not None
 
     async def erase(conn: AsyncConnection) -> None:
-        ids = await admin_queries.live_messages_of(conn, chat, Role.CUSTOMER, 100)
-        await admin_queries.tombstone_many(conn, ids, now_ms())
+        found = await admin_queries.live_messages_of(conn, chat, Role.CUSTOMER, 0, 100)
+        await admin_queries.tombstone_many(conn, [i for i, _ in found], now_ms())
 
     await db.write(erase)
     service = SearchService(db, BUDGET)

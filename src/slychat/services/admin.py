@@ -176,8 +176,11 @@ class AdminService:
             async with self.db.read() as conn:
                 found = await q.chats_after(conn, user, after, _CHATS_PAGE)
             for chat in found:
+                after_seq = 0
                 while True:
-                    deleted, files = await self._tombstone_batch(chat, user.role)
+                    deleted, files, after_seq = await self._tombstone_batch(
+                        chat, user.role, after_seq
+                    )
                     await release(self.media_store, files)
                     progress.messages += len(deleted)
                     progress.media_files += len(files)
@@ -193,17 +196,23 @@ class AdminService:
             progress.chats += cleared
         progress.last_seen = await self.db.write(lambda conn: q.forget_last_seen(conn, user))
 
-    async def _tombstone_batch(self, chat: Chat, sender: Role) -> tuple[list[Event], list[str]]:
-        """Up to ERASE_BATCH of `sender`'s live messages in the chat made tombstones, as
-        deleteMessage does, in one transaction; the media keys to remove after it."""
+    async def _tombstone_batch(
+        self, chat: Chat, sender: Role, after_seq: int
+    ) -> tuple[list[Event], list[str], int]:
+        """Up to ERASE_BATCH of `sender`'s live messages in the chat after `after_seq` made
+        tombstones, as deleteMessage does, in one transaction; the media keys to remove
+        after it, and the seq the next batch starts after (none before it is left live:
+        a later send gets a later seq)."""
 
-        async def work(conn: AsyncConnection) -> tuple[list[Event], list[str]]:
-            ids = await q.live_messages_of(conn, chat, sender, ERASE_BATCH)
-            if not ids:
-                return [], []
+        async def work(conn: AsyncConnection) -> tuple[list[Event], list[str], int]:
+            found = await q.live_messages_of(conn, chat, sender, after_seq, ERASE_BATCH)
+            if not found:
+                return [], [], after_seq
+            ids = [message_id for message_id, _ in found]
             now = now_ms()
             files = await q.tombstone_many(conn, ids, now)
             await q.append_deleted(conn, chat, ids, now)
-            return [MessageDeleted(chat, message_id, now) for message_id in ids], files
+            events: list[Event] = [MessageDeleted(chat, message_id, now) for message_id in ids]
+            return events, files, found[-1][1]
 
         return await self.db.write(work)

@@ -81,21 +81,28 @@ async def chats_after(conn: AsyncConnection, user: User, after_id: str, limit: i
 
 
 async def live_messages_of(
-    conn: AsyncConnection, chat: Chat, sender: Role, limit: int
-) -> list[str]:
-    """Up to `limit` ids of live messages `sender`'s side sent in the chat (a chat has one
-    customer and one vendor, so the side is the sender), oldest first."""
-    rows = await conn.execute(
-        select(messages.c.id)
+    conn: AsyncConnection, chat: Chat, sender: Role, after_seq: int, limit: int
+) -> list[tuple[str, int]]:
+    """Up to `limit` (id, seq) of live messages `sender`'s side sent in the chat after
+    `after_seq` (a chat has one customer and one vendor, so the side is the sender), oldest
+    first. An erasure passes the last seq of its previous batch, so that no batch reads
+    again the tombstones the ones before it wrote."""
+    rows = await conn.execute(live_messages_query(chat.id, sender, after_seq, limit))
+    return [(row.id, int(row.seq)) for row in rows]
+
+
+def live_messages_query(chat_id: str, sender: Role, after_seq: int, limit: int) -> Any:
+    return (
+        select(messages.c.id, messages.c.seq)
         .where(
-            messages.c.chat_id == chat.id,
+            messages.c.chat_id == chat_id,
+            messages.c.seq > after_seq,
             messages.c.sender_type == sender.value,
             messages.c.deleted_at.is_(None),
         )
         .order_by(messages.c.seq)
         .limit(limit)
     )
-    return list(rows.scalars())
 
 
 async def tombstone_many(conn: AsyncConnection, message_ids: Sequence[str], now: int) -> list[str]:

@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, or_, select, true, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +76,18 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
 
 def _user_column(role: Role) -> Any:
     return chats.c.vendor_id if role is Role.VENDOR else chats.c.customer_id
+
+
+def _participant_column(role: Role) -> Any:
+    """The message's copy of the chat's participant of that side."""
+    return messages.c.vendor_id if role is Role.VENDOR else messages.c.customer_id
+
+
+def _sent_to(recipient: Role) -> Any:
+    """Sent by the other side, the side a literal: as the per-recipient partial indexes'
+    predicates say it (a bound value would not match them: SQLite, PostgreSQL's generic
+    plans)."""
+    return messages.c.sender_type == literal_column(f"'{recipient.counterpart.value}'")
 
 
 # --- chats -------------------------------------------------------------------------------
@@ -275,12 +298,14 @@ async def total_unread(conn: AsyncConnection, reader: User) -> int:
 
 
 def total_unread_query(reader: User) -> Any:
+    # By the message's own participant column (the chat's, copied): a range of the
+    # reader's unread messages in ix_messages_unread_<side>, not a probe per chat.
     return (
         select(func.count())
-        .select_from(messages.join(chats, chats.c.id == messages.c.chat_id))
+        .select_from(messages)
         .where(
-            _user_column(reader.role) == reader.id,
-            messages.c.sender_type == reader.role.counterpart.value,
+            _participant_column(reader.role) == reader.id,
+            _sent_to(reader.role),
             _unread,
             _live,
         )
@@ -318,12 +343,12 @@ async def undelivered(
 
 
 def undelivered_query(recipient: User, limit: int) -> Any:
+    # A range of ix_messages_undelivered_<side>, already in (chat_id, seq) order.
     return (
         select(messages)
-        .join(chats, chats.c.id == messages.c.chat_id)
         .where(
-            _user_column(recipient.role) == recipient.id,
-            messages.c.sender_type == recipient.role.counterpart.value,
+            _participant_column(recipient.role) == recipient.id,
+            _sent_to(recipient.role),
             messages.c.delivered_at.is_(None),
             _live,
         )

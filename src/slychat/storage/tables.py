@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
 
@@ -105,7 +106,7 @@ messages = Table(
     Index(None, "vendor_id", "vendor_pos"),
 )
 
-# Unread counts and markAsRead touch only unread rows.
+# Unread counts per chat and markAsRead touch only unread rows.
 Index(
     "ix_messages_unread",
     messages.c.chat_id,
@@ -113,13 +114,33 @@ Index(
     postgresql_where=messages.c.read == false(),
     sqlite_where=messages.c.read == false(),
 )
-# offlineMessages reads only what was never delivered.
-Index(
-    "ix_messages_undelivered",
-    messages.c.chat_id,
-    postgresql_where=messages.c.delivered_at.is_(None),
-    sqlite_where=messages.c.delivered_at.is_(None),
-)
+# A user's total unread and their offline messages are read by the message's own
+# participant column, one partial index per recipient side holding only the live unread
+# (or undelivered) messages the other side sent: a range of that user's rows, in the order
+# asked (per chat, by seq), chosen without statistics (the server never runs ANALYZE).
+# A message is in one index of each kind at most (a SYSTEM message in none). The predicates are
+# written as the queries write them (the sender's side as a literal), or the planners
+# will not use them.
+for _recipient, _sender in (("customer", "VENDOR"), ("vendor", "CUSTOMER")):
+    _to_them = messages.c.sender_type == _sender
+    _unread_to = and_(messages.c.read == false(), messages.c.deleted_at.is_(None), _to_them)
+    _undelivered_to = and_(
+        messages.c.delivered_at.is_(None), messages.c.deleted_at.is_(None), _to_them
+    )
+    Index(
+        f"ix_messages_unread_{_recipient}",
+        messages.c[f"{_recipient}_id"],
+        postgresql_where=_unread_to,
+        sqlite_where=_unread_to,
+    )
+    Index(
+        f"ix_messages_undelivered_{_recipient}",
+        messages.c[f"{_recipient}_id"],
+        messages.c.chat_id,
+        messages.c.seq,
+        postgresql_where=_undelivered_to,
+        sqlite_where=_undelivered_to,
+    )
 
 # The files of a message, in the order they were attached. `file_key` and `thumbnail_key`
 # name objects in the media store; the orphan sweep removes stored files no row names.
