@@ -58,6 +58,11 @@ def main() -> None:
         "--messages", type=int, help="total messages to seed (search: the user's, 1,000,000)"
     )
     parser.add_argument("--chats", type=int, help="total chats to seed")
+    parser.add_argument(
+        "--before",
+        metavar="REVISION",
+        help="yardstick: also run the closed loops on slychat at this git revision",
+    )
     args = parser.parse_args()
     sizes = dict(QUICK if args.quick else FULL)
     if args.messages:
@@ -80,7 +85,7 @@ def main() -> None:
     if args.what in ("fanout", "all"):
         asyncio.run(fanout.run(report, min(runs, 5)))
     if args.what in ("yardstick", "all"):
-        ok = yardstick.run(report, args.runs, args.quick)
+        ok = yardstick.run(report, args.runs, args.quick, args.before)
     if args.what in ("uploads", "all"):
         uploads.run(report, args.runs or (2 if args.quick else 5))
     if args.what in ("moderation", "all"):

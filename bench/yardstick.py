@@ -30,7 +30,16 @@ from bench import yardstick_report
 from bench.common import REDIS_URL, ROOT, Report, fresh_database, running, wait_healthy
 from bench.delivery import verify
 from bench.procstat import Sampler, cpu_between, cpu_sampler, family, open_sockets
-from bench.yardstick_plan import FULL, GROUPS, QUICK, Load, Run, Variant, loads
+from bench.yardstick_plan import (
+    FULL,
+    GROUPS,
+    QUICK,
+    Load,
+    Run,
+    Variant,
+    loads,
+    with_revision,
+)
 from tests.support import SECRET, free_port
 
 YARDSTICK = Path(os.environ.get("SLYCHAT_YARDSTICK", ROOT.parent / "shared" / "bench"))
@@ -91,6 +100,8 @@ def slychat_target(variant: Variant, settings: dict[str, str] | None = None) -> 
     """slychat as `variant` says, on a fresh database, with `settings` (environment) more."""
     serve_args = ("--workers", str(variant.workers)) if variant.workers > 1 else ()
     env = SLYCHAT_ENV | (settings or {})
+    if variant.source:  # an earlier revision's package ahead of this tree's installed one
+        env["PYTHONPATH"] = variant.source
     with (
         fresh_database(variant.backend) as database_url,
         _redis_env(variant.workers) as redis_env,
@@ -274,11 +285,13 @@ def _progress(run: Run) -> None:
     print(f"  [{run.round + 1}] {run.variant} {run.load}: {summary}", flush=True)
 
 
-def _rounds(work: Path, plan: dict[str, Load], runs: int) -> list[Run]:
+def _rounds(
+    work: Path, plan: dict[str, Load], runs: int, groups: tuple[tuple[Variant, ...], ...]
+) -> list[Run]:
     done: list[Run] = []
     for round_no in range(runs):
         print(f"yardstick round {round_no + 1}/{runs}", flush=True)
-        for group in GROUPS:
+        for group in groups:
             for variant in group if round_no % 2 == 0 else reversed(group):
                 done += _run_variant(work, variant, plan, round_no)
     return done
@@ -297,9 +310,26 @@ def workdir() -> Iterator[Path]:
         yield work
 
 
-def run(report: Report, runs: int | None = None, quick: bool = False) -> bool:
+@contextlib.contextmanager
+def revision_source(revision: str) -> Iterator[str]:
+    """The `src/` of `revision` of this repository (`git archive`), in a temporary directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision, "src"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True, timeout=120)
+        yield str(Path(tmp) / "src")
+
+
+def run(
+    report: Report, runs: int | None = None, quick: bool = False, before: str | None = None
+) -> bool:
     """Measure and report; False when a run failed or slychat lost, repeated or reordered a
-    stored message."""
+    stored message. `before`: a git revision whose slychat also runs the closed loops, beside
+    this tree's in the same rounds (what a change did to the send path)."""
     report.add("## Against the Node.js reference (shared yardstick)\n")
     if not (YARDSTICK / "loadgen.js").exists() or shutil.which("npm") is None:
         report.add(f"Skipped: needs Node.js/npm and the yardstick at {YARDSTICK}.\n")
@@ -307,7 +337,12 @@ def run(report: Report, runs: int | None = None, quick: bool = False) -> bool:
     sizes = QUICK if quick else FULL
     sizes = replace(sizes, runs=runs or sizes.runs)
     plan = loads(sizes)
-    with workdir() as work:
-        done = _rounds(work, plan, sizes.runs)
-    variants = [variant for group in GROUPS for variant in group]
+    with contextlib.ExitStack() as stack:
+        groups: tuple[tuple[Variant, ...], ...] = GROUPS
+        if before:
+            source = stack.enter_context(revision_source(before))
+            groups = with_revision(GROUPS, before, source)
+        work = stack.enter_context(workdir())
+        done = _rounds(work, plan, sizes.runs, groups)
+    variants = [variant for group in groups for variant in group]
     return yardstick_report.write(report, sizes, plan, variants, done)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PAIRS = 100
@@ -68,6 +68,8 @@ class Variant:
     workers: int = 1
     reference: str = ""  # the variant it is compared with
     baseline: str = ""  # and the one-process slychat it scales from
+    source: str = ""  # slychat from this `src/` directory (an earlier revision), not this tree's
+    successor: str = ""  # the variant of this tree it is the earlier revision of
 
 
 SQLITE_LOADS = ("closed", *(f"paced-{rate}" for rate in RATES))
@@ -127,6 +129,29 @@ GROUPS = (
         ),
     ),
 )
+
+
+def with_revision(
+    groups: tuple[tuple[Variant, ...], ...], revision: str, source: str
+) -> tuple[tuple[Variant, ...], ...]:
+    """`groups`, each group's one-process slychat closed loop also run on slychat at
+    `revision` (its `src/` in `source`), beside this tree's in the same rounds."""
+    out = []
+    for group in groups:
+        earlier = [
+            replace(
+                v,
+                key=f"{v.key}-at-{revision}",
+                loads=("closed",),
+                label=f"{v.label}, slychat at {revision}",
+                source=source,
+                successor=v.key,
+            )
+            for v in group
+            if v.server == "slychat" and v.workers == 1 and "closed" in v.loads
+        ]
+        out.append((*group, *earlier))
+    return tuple(out)
 
 
 @dataclass

@@ -64,7 +64,7 @@ def medians(runs: Iterable[Run]) -> Table:
 def ratios(variants: Sequence[Variant], med: Table) -> Table:
     out: Table = {}
     for variant in variants:
-        for other in (variant.reference, variant.baseline):
+        for other in (variant.reference, variant.baseline, variant.successor):
             for load, mine in med.get(variant.key, {}).items() if other else ():
                 theirs = med.get(other, {}).get(load, {})
                 both = [m for m in METRICS if m in mine and theirs.get(m)]
@@ -212,6 +212,18 @@ def _throughput(
             report.add(
                 f"{v.label}: {ratio} x the throughput of one slychat process on the same "
                 f"database in the same rounds ({both} msgs/s). {_cores_by_process(v, runs)}\n"
+            )
+    for v in variants:
+        if v.successor:
+            now = v.successor
+            report.add(
+                f"{v.label}: this tree / that revision, same rounds: throughput "
+                f"{_ratio(med, now, v.key, 'closed', 'throughput')} "
+                f"({_both(med, now, v.key, 'closed', 'throughput', ',.0f')} msgs/s), server CPU "
+                f"per message {_ratio(med, now, v.key, 'closed', 'server_cpu_us_per_msg')} "
+                f"({_both(med, now, v.key, 'closed', 'server_cpu_us_per_msg', ',.0f')} µs); "
+                f"against the reference {_ratio(med, now, v.reference, 'closed', 'throughput')}"
+                f" now, {_ratio(med, v.key, v.reference, 'closed', 'throughput')} then.\n"
             )
 
 

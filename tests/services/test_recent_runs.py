@@ -95,3 +95,8 @@ def test_only_a_text_with_a_digit_or_number_word_can_end_a_split_number() -> Non
         assert detector.may_hold_number_part(text), text
     for text in ("hello", "is the lamp blue?", "ok!", "-"):
         assert not detector.may_hold_number_part(text), text
+    # And only one whose first word may lie inside a number: it would run into it.
+    for text in ("78", "five five", "٠٦١٢", "  +44 20", "(0)20 7946", "-12"):
+        assert detector.may_end_split_number(text), text
+    for text in ("b|12:5", "call me on 06", "ok 34 56 78", "hello", "-"):
+        assert not detector.may_end_split_number(text), text

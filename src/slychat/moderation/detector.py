@@ -81,6 +81,13 @@ class ContactDetector:
         number split over several messages (a number's span ends on one of them)."""
         return has_number_parts(map_chars(text).text.lower())
 
+    def may_end_split_number(self, text: str) -> bool:
+        """Whether a phone number begun in earlier messages could end in `text`: it would
+        cover `text`'s first character (see `may_join_numbers`), and end on a digit or a
+        number word. Most texts are ruled out by their first word alone, before anything
+        about the sender's earlier messages is looked up."""
+        return _edge_may_be_number(text, last=False) and self.may_hold_number_part(text)
+
     def may_join_numbers(self, before: str, after: str) -> bool:
         """Whether a phone number could run from the end of `before` into the start of
         `after` (joined with a space): it would cover the last character of one and the

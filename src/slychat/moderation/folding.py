@@ -8,8 +8,6 @@ import functools
 import unicodedata
 from dataclasses import dataclass
 
-from confusable_homoglyphs.confusables import confusables_data
-
 # Digits and signs written for letters. "1" is both "i" and "l", which therefore fold alike.
 _LEET = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 _SIGNS = frozenset("@$")  # letters only inside a word: "b@d", but "me @ home" stays
@@ -20,7 +18,10 @@ _SAME = str.maketrans({"l": "i"})
 def _prototypes() -> dict[str, str]:
     """Each character's prototype among the characters that look like it: Cyrillic "а"
     and mathematical "𝐚" are "a". Unicode's table pairs each look-alike with its prototype;
-    the confusable-homoglyphs package gives those pairs in both directions."""
+    the confusable-homoglyphs package gives those pairs in both directions. Its table is
+    loaded here, on the first fold, not at import: a server without rules never needs it."""
+    from confusable_homoglyphs.confusables import confusables_data
+
     prototype: dict[str, str] = {}
     for char, homoglyphs in confusables_data.items():
         targets = [h["c"] for h in homoglyphs]

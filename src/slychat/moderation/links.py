@@ -84,7 +84,8 @@ def find_links(text: str, allowed: frozenset[str]) -> list[Link]:
         after = taken[at] if at < len(taken) else None
         return (before is None or before[1] <= start) and (after is None or after[0] >= end)
 
-    for match in _SCHEME_URL.finditer(text):
+    # Each kind is looked for only where its sign is: most texts have none of them.
+    for match in _SCHEME_URL.finditer(text) if ":" in text else ():
         scheme = match.group("scheme").lower()
         end = _trim(text, match.start(), match.end())
         url = text[match.start() : end]
@@ -93,12 +94,13 @@ def find_links(text: str, allowed: frozenset[str]) -> list[Link]:
         elif "://" in url and scheme in ("http", "https", "ftp", "ftps", "ws", "wss"):
             host = _HOST_OF_URL.match(url)
             add(match.start(), end, host.group("host") if host else "")
-    for match in _WWW_URL.finditer(text):
+    dotted = "." in text
+    for match in _WWW_URL.finditer(text) if dotted else ():
         if free(match.start(), match.end()):
             end = _trim(text, match.start(), match.end())
             www = _HOST_OF_URL.match(text[match.start() : end])
             add(match.start(), end, www.group("host") if www else "")
-    for match in _BARE.finditer(text):
+    for match in _BARE.finditer(text) if dotted else ():
         if not free(match.start(), match.end()):
             continue
         bare = match.group("host")
@@ -106,7 +108,8 @@ def find_links(text: str, allowed: frozenset[str]) -> list[Link]:
         if parts is None or not _bare_domain(bare, parts[1], match.group("rest")):
             continue
         add(match.start(), _trim(text, match.start(), match.end()), bare)
-    for match in _SPELLED.finditer(text):
+    spelled_dot = _SPELLED_DOTS.search(text) is not None
+    for match in _SPELLED.finditer(text) if spelled_dot else ():
         if not free(match.start(), match.end()) or _SPELLED_DOTS.search(match.group()) is None:
             continue
         spelled = _SPELLED_DOTS.sub(".", match.group("host"))

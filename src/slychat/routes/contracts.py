@@ -17,8 +17,6 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from slychat.contracts import asyncapi, openapi
-from slychat.contracts.http_api import OPERATIONS, WEBHOOKS
 from slychat.routes.page_headers import ASSET_HEADERS, COMMON_HEADERS, WithHeaders
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "apidocs"
@@ -94,6 +92,11 @@ def contract_routes() -> list[BaseRoute]:
 
     async def openapi_json(request: Request) -> Response:
         if "openapi" not in built:
+            # Imported here: the documents' models cost every server start ~0.15 s of CPU
+            # for a route few requests hit.
+            from slychat.contracts import openapi
+            from slychat.contracts.http_api import OPERATIONS, WEBHOOKS
+
             served = served_keys(request.app.routes)
             operations = (op for op in OPERATIONS if op.key in served)
             built["openapi"] = openapi.document(operations, WEBHOOKS)
@@ -101,6 +104,8 @@ def contract_routes() -> list[BaseRoute]:
 
     async def asyncapi_json(_request: Request) -> Response:
         if "asyncapi" not in built:
+            from slychat.contracts import asyncapi
+
             built["asyncapi"] = asyncapi.document()
         return JSONResponse(built["asyncapi"])
 

@@ -17,7 +17,6 @@ from slychat.domain.errors import Unavailable
 from slychat.logs.redaction import describe
 from slychat.routes.metrics import registry_for
 from slychat.sockets.base import Namespace
-from slychat.storage import migrate
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 3.0  # seconds each readiness check may take
@@ -40,7 +39,9 @@ def routes(container: Container, namespaces: Sequence[Namespace] = ()) -> list[R
     async def migrations() -> None:
         if not heads:
             url = container.settings.database_url
-            heads.append(await asyncio.to_thread(migrate.head_revisions, url))
+            heads.append(await asyncio.to_thread(_head_revisions, url))
+        from slychat.storage import migrate  # imported by the thread above
+
         async with container.db.read() as conn:
             current = await conn.run_sync(migrate.current_revisions)
         if current != heads[0]:
@@ -107,3 +108,11 @@ async def _check(
             log.warning("readiness: %s %s", name, detail)
     last[name] = outcome
     return outcome
+
+
+def _head_revisions(url: str) -> frozenset[str]:
+    """The migration scripts' heads. Alembic is imported here, on the first readiness check
+    and on its thread, not at every server's start (a tenth of a second of CPU)."""
+    from slychat.storage import migrate
+
+    return migrate.head_revisions(url)

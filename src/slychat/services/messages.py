@@ -295,10 +295,11 @@ class MessageService:
         message (with its text as written) and its spans; and, when this node's memory
         answered that there are none, the last `seq` it held (checked after the commit).
 
-        Most texts hold no digit nor number word, and no number can end in them. Memory
+        Most texts start with a word that no number holds, or hold no digit nor number
+        word, and no split number can end in them. Memory
         (RecentRuns) answers most others without a read; when it finds a number, or
         cannot be sure, the database says which messages hold it."""
-        if not self.text_rules.detector.may_hold_number_part(text):
+        if not self.text_rules.detector.may_end_split_number(text):
             return (), [], None
         now = now_ms()
         run = None if self.runs is None else self.runs.run_of(chat_id, sender, now)
