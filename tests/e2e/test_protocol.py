@@ -44,15 +44,18 @@ async def _with_presence(server: Server) -> ClientConnection:
     return ws
 
 
-async def _ack(ws: ClientConnection, ack_id: int) -> Any:
-    """The argument of the ACK numbered `ack_id` on /presence (other packets skipped)."""
+async def _ack(ws: ClientConnection, ack_id: int, timeout: float = 10.0) -> Any:
+    """The argument of the ACK numbered `ack_id` on /presence (other packets skipped), due
+    within `timeout` seconds in all: PINGs keep arriving, so waiting for each packet alone
+    would wait for good if the ACK never came (it once did not: see the issue notes)."""
     prefix = f"43/presence,{ack_id}"
-    while True:
-        packet = await next_packet(ws)
-        if isinstance(packet, str) and packet.startswith(prefix):
-            args = json.loads(packet[len(prefix) :])
-            assert len(args) == 1, packet
-            return args[0]
+    async with asyncio.timeout(timeout):
+        while True:
+            packet = await next_packet(ws)
+            if isinstance(packet, str) and packet.startswith(prefix):
+                args = json.loads(packet[len(prefix) :])
+                assert len(args) == 1, packet
+                return args[0]
 
 
 def _refused_with_400(ack: Any) -> str:
