@@ -146,7 +146,8 @@ class Driver:
 
     async def call(self, op: str, timeout: float = 30.0, **fields: Any) -> Any:
         try:
-            return await asyncio.wait_for(self.submit(op, **fields), timeout)
+            async with asyncio.timeout(timeout):
+                return await self.submit(op, **fields)
         except TimeoutError:
             raise AssertionError(
                 f"no answer to {op} {fields} in {timeout} s\n{self.stderr}"
@@ -161,9 +162,11 @@ class Driver:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.submit("exit"), 10)
+            async with asyncio.timeout(10):
+                await self.submit("exit")
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.proc.wait(), 10)
+            async with asyncio.timeout(10):
+                await self.proc.wait()
         if self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()

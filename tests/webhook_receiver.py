@@ -97,7 +97,8 @@ class Receiver:
                 raise AssertionError(f"{count} matching webhook(s) expected, saw {seen}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
 
 def unread_for(user_id: int, role: str = "VENDOR") -> Callable[[Json], bool]:

@@ -38,7 +38,8 @@ async def flood(url: str, token: str, recipient: int, count: int) -> dict[str, A
         transports=["websocket"],
         wait_timeout=10,
     )
-    await asyncio.wait_for(ready.wait(), 10)
+    async with asyncio.timeout(10):
+        await ready.wait()
     payload = {"productId": f"flood-{recipient}", "recipientId": recipient, "text": "spam"}
     payload |= new_chat_fields()
     print("go", flush=True)
@@ -55,7 +56,8 @@ async def flood(url: str, token: str, recipient: int, count: int) -> dict[str, A
     while sio.connected:
         quiet.clear()
         try:
-            await asyncio.wait_for(quiet.wait(), 1.0)
+            async with asyncio.timeout(1.0):
+                await quiet.wait()
         except TimeoutError:
             break
     result = {

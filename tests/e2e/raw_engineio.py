@@ -35,7 +35,8 @@ async def open_engineio(
     ws = await connect(
         ws_url(server), sock=sock, max_queue=max_queue, max_size=None, ping_interval=None
     )
-    opened = await ws.recv()
+    async with asyncio.timeout(10):
+        opened = await ws.recv()
     assert isinstance(opened, str), opened
     assert opened.startswith("0{"), opened
     return ws
@@ -45,7 +46,8 @@ async def until_closed(ws: ClientConnection, timeout: float = 10.0) -> None:
     """Read until the server closes the connection (TimeoutError if it stays open)."""
     with contextlib.suppress(ConnectionClosed):
         while True:
-            await asyncio.wait_for(ws.recv(), timeout)
+            async with asyncio.timeout(timeout):
+                await ws.recv()
 
 
 async def open_namespace(ws: ClientConnection, namespace: str, role: str, user_id: int) -> None:
@@ -57,7 +59,8 @@ async def open_namespace(ws: ClientConnection, namespace: str, role: str, user_i
 async def next_packet(ws: ClientConnection, timeout: float = 10.0) -> str | bytes:
     """The next frame that is not a PING, each PING answered with a PONG as clients do."""
     while True:
-        frame = await asyncio.wait_for(ws.recv(), timeout)
+        async with asyncio.timeout(timeout):
+            frame = await ws.recv()
         if frame != "2":
             return frame
         await ws.send("3")

@@ -103,7 +103,8 @@ class Roamer:
                 transports=["websocket"],
                 wait_timeout=5,
             )
-            await asyncio.wait_for(ready.wait(), 10)
+            async with asyncio.timeout(10):
+                await ready.wait()
             while self.more:
                 await self._sync_page(sio)
         except BaseException:
@@ -158,7 +159,8 @@ class Roamer:
 
     async def catch_up(self) -> None:
         """The final sync: everything after the cursor, page after page."""
-        await asyncio.wait_for(self.up.wait(), CONNECT_WITHIN)
+        async with asyncio.timeout(CONNECT_WITHIN):
+            await self.up.wait()
         assert self.sio is not None
         self.more = True
         while self.more:
@@ -190,7 +192,8 @@ class Roamer:
     async def _send_until_acked(self, payload: dict[str, Any]) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + 4 * CONNECT_WITHIN
         while asyncio.get_running_loop().time() < deadline:
-            await asyncio.wait_for(self.up.wait(), CONNECT_WITHIN)
+            async with asyncio.timeout(CONNECT_WITHIN):
+                await self.up.wait()
             sio, lost = self.sio, self.lost
             assert sio is not None
             call = asyncio.ensure_future(
@@ -208,7 +211,8 @@ class Roamer:
             except Exception:  # timed out, or the namespace was already gone
                 continue
             if ack["error"] and ack["statusCode"] == 503:  # the node is leaving
-                await asyncio.wait_for(lost.wait(), ACK_WITHIN)
+                async with asyncio.timeout(ACK_WITHIN):
+                    await lost.wait()
                 continue
             assert ack["error"] is False, ack
             message: dict[str, Any] = ack["data"]

@@ -221,7 +221,8 @@ async def test_sends_during_a_server_restart_resolve_once_it_is_back_and_are_sto
     away = [sending(driver, first["chatId"], t) for t in ("away 1", "away 2")]
     await asyncio.to_thread(srv.start, log_dir)
 
-    stored = await asyncio.wait_for(asyncio.gather(*racing, *away), 60)
+    async with asyncio.timeout(60):
+        stored = await asyncio.gather(*racing, *away)
     expected = ["racing 1", "racing 2", "away 1", "away 2"]
     assert [m["text"] for m in stored] == expected
     assert len({m["clientMessageId"] for m in stored}) == 4
@@ -239,7 +240,8 @@ async def test_a_429_is_waited_out(driver: Driver, spawn_server: Callable[..., S
     first = await driver.method("c", "send", first_message(vendor_id, "first"))
     texts = [f"burst {i}" for i in range(1, 6)]
     sends = [sending(driver, first["chatId"], t) for t in texts]
-    stored = await asyncio.wait_for(asyncio.gather(*sends), 60)
+    async with asyncio.timeout(60):
+        stored = await asyncio.gather(*sends)
     assert [m["text"] for m in stored] == texts
     state = await driver.state("c")
     limited = heard(state, "rateLimited")

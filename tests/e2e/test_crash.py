@@ -47,7 +47,8 @@ async def test_acked_messages_survive_sigkill_and_resync_matches_storage(
                 loaded.set()
 
     tasks = [asyncio.create_task(load(n, s)) for n, s in enumerate(senders)]
-    await asyncio.wait_for(loaded.wait(), 30)
+    async with asyncio.timeout(30):
+        await loaded.wait()
     doomed.kill()
     for task in tasks:
         with contextlib.suppress(Exception):

@@ -76,13 +76,15 @@ async def test_a_flooder_is_refused_while_two_others_chat_unharmed(
     )
     try:
         assert flooder.stdout is not None
-        assert (await asyncio.wait_for(flooder.stdout.readline(), 30)).strip() == b"go"
+        async with asyncio.timeout(30):
+            assert (await flooder.stdout.readline()).strip() == b"go"
         started = time.monotonic()
         acks = await asyncio.gather(
             chat(customer, {"productId": product, "recipientId": vendor.id}, sent),
             chat(vendor, {"productId": product, "recipientId": customer.id}, sent),
         )
-        flood = json.loads(await asyncio.wait_for(flooder.stdout.readline(), 120))
+        async with asyncio.timeout(120):
+            flood = json.loads(await flooder.stdout.readline())
         elapsed = time.monotonic() - started
         for _ in range(100):  # the last messages may still be on their way
             if len(arrived) == len(sent):

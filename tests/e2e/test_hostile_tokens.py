@@ -205,7 +205,8 @@ async def test_tokens_too_large_to_read_are_refused_at_once(
         async with http.ws_connect(f"{server.url}/socket.io/?EIO=4&transport=websocket") as ws:
             await ws.receive()  # engine.io's open packet
             await ws.send_str("40/presence," + json.dumps({"token": huge}))
-            closing = await asyncio.wait_for(ws.receive(), PROMPT)
+            async with asyncio.timeout(PROMPT):
+                closing = await ws.receive()
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
         assert time.monotonic() - started < PROMPT
 

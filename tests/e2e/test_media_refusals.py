@@ -227,7 +227,8 @@ async def test_a_declared_body_over_the_budget_is_refused_unread(server: Server)
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         writer.write(f"POST /api/v1/chat/send-image HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
         await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), 10)
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
     finally:
         writer.close()
     assert status_line.startswith(b"HTTP/1.1 413")

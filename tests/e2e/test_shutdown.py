@@ -127,10 +127,12 @@ async def test_sigterm_finishes_in_flight_events_then_exits_0(
         srv.proc.terminate()
         await asyncio.sleep(1.0)  # draining, waiting for the send
         assert srv.proc.poll() is None, "the node left before its event in flight ended"
-    ack = await asyncio.wait_for(slow, TIMEOUT)
+    async with asyncio.timeout(TIMEOUT):
+        ack = await slow
     code = await asyncio.to_thread(srv.proc.wait, TIMEOUT + 2)
     took = time.monotonic() - began
-    await asyncio.wait_for(streaming, TIMEOUT)
+    async with asyncio.timeout(TIMEOUT):
+        await streaming
 
     log = (srv.log_path or Path()).read_text()
     assert code == 0, log[-3000:]
@@ -184,12 +186,14 @@ async def test_a_drained_python_client_reconnects_to_the_replacement(
             transports=["websocket"],
             wait_timeout=10,
         )
-        await asyncio.wait_for(connected.wait(), 10)
+        async with asyncio.timeout(10):
+            await connected.wait()
         connected.clear()
         code, _took = await terminate(first)
         assert code == 0
         replacement.start(log_dir)
-        await asyncio.wait_for(connected.wait(), 15)  # by itself
+        async with asyncio.timeout(15):
+            await connected.wait()  # by itself
         ack = await sio.call(
             "sendMessage",
             {"productId": f"p-{user}", "recipientId": vendor, "text": "back"} | new_chat_fields(),
@@ -234,7 +238,8 @@ async def test_the_official_js_client_reconnects_by_itself(
 
     async def next_line() -> dict[str, Any]:
         assert script.stdout is not None
-        raw = await asyncio.wait_for(script.stdout.readline(), 30)
+        async with asyncio.timeout(30):
+            raw = await script.stdout.readline()
         assert raw, f"the script ended; it said {lines}"
         lines.append(json.loads(raw))
         return lines[-1]
@@ -246,7 +251,8 @@ async def test_the_official_js_client_reconnects_by_itself(
         replacement.start(log_dir)
         while (line := await next_line())["event"] != "ack":
             assert line["event"] in ("disconnect", "connect"), lines
-        assert await asyncio.wait_for(script.wait(), 10) == 0, lines
+        async with asyncio.timeout(10):
+            assert await script.wait() == 0, lines
         assert line["ack"]["error"] is False, lines
         # Never "io server disconnect" (the client would stay away). Over long-polling, a
         # client between two polls when the node stopped listening finds its next GET
@@ -300,7 +306,8 @@ async def test_a_rolling_restart_under_load_loses_no_acked_message(
         await asyncio.sleep(1.0)
         code, took = await terminate(b)
         assert (code, took < TIMEOUT) == (0, True), took
-        await asyncio.wait_for(load, 60)
+        async with asyncio.timeout(60):
+            await load
         for roamer in roamers:
             await roamer.catch_up()
         await check_storage(server.database_url, pairs, roamers)
@@ -388,7 +395,8 @@ async def test_a_closed_polling_session_answers_its_pending_poll_and_stops_promp
     await asyncio.sleep(0.3)  # the client's next GET is pending on the server
     began = time.monotonic()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(client.sio.disconnect(), 10)
+        async with asyncio.timeout(10):
+            await client.sio.disconnect()
     closed_in = time.monotonic() - began
     code, took = await terminate(srv)
     log = (srv.log_path or Path()).read_text()

@@ -25,7 +25,8 @@ async def test_a_failing_round_is_logged_and_the_next_one_runs(
 
     with caplog.at_level(logging.ERROR):
         task = asyncio.create_task(every(0.001, work, "the test round", at_start=True))
-        await asyncio.wait_for(third.wait(), 10)
+        async with asyncio.timeout(10):
+            await third.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -61,7 +62,8 @@ async def test_cancelling_cancels_the_round_in_progress(caplog: pytest.LogCaptur
             stopped.set()
 
     task = asyncio.create_task(logged(work(), "a round"))
-    await asyncio.wait_for(started.wait(), 10)
+    async with asyncio.timeout(10):
+        await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -47,7 +47,8 @@ async def test_a_websocket_gets_what_was_queued_then_closes_without_a_close_pack
         await socket.send(pkt)
 
     await drain(Work(), server, _deadline(5))
-    await asyncio.wait_for(serving, 5)
+    async with asyncio.timeout(5):
+        await serving
 
     # No CLOSE packet: python-socketio's client would take one as "server disconnect"
     # and stay away; a closed websocket is a transport close to every client.
@@ -67,7 +68,8 @@ async def test_a_long_polling_session_gets_the_close_packet_on_its_pending_get()
     packets = await socket.handle_get_request({})
 
     assert [p.packet_type for p in packets] == [packet.CLOSE]
-    await asyncio.wait_for(draining, 5)
+    async with asyncio.timeout(5):
+        await draining
     assert socket.closed
 
 

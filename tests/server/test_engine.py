@@ -56,7 +56,8 @@ async def test_frames_are_received_in_order_and_packets_sent() -> None:
     await socket.send(packet.Packet(packet.MESSAGE, "out"))
     await ws.inbound.put(None)  # the client goes away
 
-    await asyncio.wait_for(serving, 5)
+    async with asyncio.timeout(5):
+        await serving
 
     assert received == ["in0", "in1", "in2"]
     assert ws.sent == [packet.Packet(packet.MESSAGE, "out").encode()]
@@ -73,7 +74,8 @@ async def test_a_socket_closed_by_the_ping_monitor_ends_its_websocket() -> None:
     # What engine.io's monitor does to a client that stopped answering pings.
     await socket.close(wait=False, abort=False)
 
-    await asyncio.wait_for(serving, 5)
+    async with asyncio.timeout(5):
+        await serving
     assert ws.sent == [packet.Packet(packet.CLOSE).encode()]
     assert ws.closed.is_set()
 
@@ -116,7 +118,8 @@ async def test_a_socket_whose_queue_fills_is_disconnected() -> None:
         await socket.send(packet.Packet(packet.MESSAGE, f"m{i}"))
     assert socket.queue.qsize() == 5  # never more than the cap
 
-    await asyncio.wait_for(serving, 5)
+    async with asyncio.timeout(5):
+        await serving
     assert gone == ["slow"]
     assert socket.closed
     assert ws.closed.is_set()
@@ -132,6 +135,7 @@ async def test_the_clients_close_answers_its_pending_long_poll() -> None:
 
     await socket.receive(packet.Packet(packet.CLOSE))  # the client's POST
 
-    packets = await asyncio.wait_for(poll, 1)
+    async with asyncio.timeout(1):
+        packets = await poll
     assert [p.packet_type for p in packets] == [packet.NOOP]  # no CLOSE: an abort
     assert socket.closed

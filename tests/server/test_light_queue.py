@@ -28,7 +28,8 @@ async def test_items_come_out_in_order_and_a_reader_waits() -> None:
 async def test_a_cancelled_wait_leaves_the_queue_usable() -> None:
     queue = LightQueue()
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(queue.get(), 0.01)  # engine.io's long-poll does this
+        async with asyncio.timeout(0.01):
+            await queue.get()  # engine.io's long-poll does this
     queue.put_nowait("after")
     assert await queue.get() == "after"
 
@@ -44,21 +45,24 @@ async def test_join_waits_for_every_task_done() -> None:
     assert not joined.done()
     await queue.get()
     queue.task_done()
-    await asyncio.wait_for(joined, 1)
+    async with asyncio.timeout(1):
+        await joined
     with pytest.raises(ValueError, match="too many"):
         queue.task_done()
 
 
 async def test_the_write_gate_holds_writers_only_while_paused() -> None:
     gate = Gate()
-    await asyncio.wait_for(gate.wait(), 1)
+    async with asyncio.timeout(1):
+        await gate.wait()
     gate.clear()
     writer = asyncio.ensure_future(gate.wait())
     await asyncio.sleep(0)
     assert not writer.done()
     assert not gate.is_set()
     gate.set()
-    await asyncio.wait_for(writer, 1)
+    async with asyncio.timeout(1):
+        await writer
 
 
 def test_a_bounded_queue_says_when_it_is_full_and_still_takes_the_end_marker() -> None:

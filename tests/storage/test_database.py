@@ -105,7 +105,8 @@ async def test_sqlite_waits_out_another_process_holding_the_write_lock(
         assert not write.done()
         other.execute("COMMIT")
         other.close()
-        await asyncio.wait_for(write, 5)
+        async with asyncio.timeout(5):
+            await write
         assert await _count(db) == 1
     finally:
         await db.close()

@@ -388,7 +388,8 @@ class Client:
                 raise AssertionError(f"{self.role} {self.id}: no {event} on {ns}; saw {seen}")
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     def received(self, event: str, ns: str = "/chat") -> list[Any]:
         return [d for n, e, d in self.events if n == ns and e == event]
@@ -420,7 +421,8 @@ class Client:
             assert asyncio.get_running_loop().time() < deadline, f"no {name} after {event}"
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 0.5)
+                async with asyncio.timeout(0.5):
+                    await self._changed.wait()
 
     async def emit(self, event: str, data: Any = None, ns: str = "/chat") -> None:
         args = () if data is None else (data,)
@@ -533,17 +535,15 @@ class RawClient:
         once on loopback; a handshake that hangs fails within `timeout`."""
         started = time.monotonic()
         try:
-            await asyncio.wait_for(
-                self.sio.connect(
+            async with asyncio.timeout(timeout + 2):
+                await self.sio.connect(
                     url,
                     namespaces=list(namespaces),
                     auth=auth,
                     headers=headers or {},
                     transports=list(transports),
                     wait_timeout=timeout,
-                ),
-                timeout + 2,
-            )
+                )
         except socketio.exceptions.ConnectionError as exc:
             self.refused = exc
             return False
@@ -571,4 +571,5 @@ class RawClient:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.sio.disconnect(), 5)
+            async with asyncio.timeout(5):
+                await self.sio.disconnect()

@@ -97,7 +97,8 @@ class RedisBlockNotices:
 
     async def publish(self, row: BlockState) -> None:
         try:
-            await asyncio.wait_for(self.redis.publish(self.channel, encode(row)), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self.redis.publish(self.channel, encode(row))
         except (RedisError, OSError, TimeoutError) as exc:
             # The other nodes' polls read it within SLYCHAT_REVOCATION_POLL.
             self._failed("publishing a block", exc)

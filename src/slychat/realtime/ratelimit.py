@@ -195,10 +195,8 @@ class RedisLimiter:
         for _key, rate in buckets:
             args += (rate.interval * 1000, rate.window * 1000)
         try:
-            wait = await asyncio.wait_for(
-                self._script(keys=[self.prefix + key for key, _ in buckets], args=args),
-                self.timeout,
-            )
+            async with asyncio.timeout(self.timeout):
+                wait = await self._script(keys=[self.prefix + key for key, _ in buckets], args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             return 0.0

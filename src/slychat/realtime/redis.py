@@ -153,7 +153,8 @@ class RedisRegistry:
     async def _bounded(self, work: Awaitable[T]) -> T:
         """`work`, given up after `timeout`: a hung Redis must not hold a handshake or a
         send (redis-py drops a connection whose command was cancelled)."""
-        return await asyncio.wait_for(work, self.timeout)
+        async with asyncio.timeout(self.timeout):
+            return await work
 
     async def _change(self, op: str, kind: str, user: User, sid: str) -> _Tally:
         member = self._member(kind, user, sid)

@@ -93,7 +93,8 @@ async def _check(
     """`ok`, or why the check failed (short: the body is public). Logged when the outcome
     changes, not on every call of a probe polling a node that is down."""
     try:
-        await asyncio.wait_for(run(), seconds)
+        async with asyncio.timeout(seconds):
+            await run()
         outcome, detail = "ok", ""
     except TimeoutError:
         outcome, detail = "timeout", f"did not answer within {seconds:g} s"
