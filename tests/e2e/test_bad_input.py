@@ -25,7 +25,7 @@ from tests.support import Client, Server, new_chat_fields, next_id, speaks_the_p
 # delivers in order), and must have received nothing else; QUIET more covers stragglers
 # from background work. `test_nothing_arrived_late` then checks, after a LATE wait, that
 # the shared users received nothing during the whole module but replies to themselves.
-QUIET = 0.05
+QUIET = 0.01
 LATE = 0.3
 UNKNOWN_ID = "f" * 24  # well-formed, never issued
 MAX_TEXT = 5000

@@ -1,8 +1,8 @@
 """The demo page in headless Chromium: a customer window and a vendor window (two browser
 contexts) talk through a real server, as two people would.
 
-The whole conversation and the restart run on SQLite and on PostgreSQL (a fresh database
-each); the narrower checks run on SQLite only, since what they exercise is the page.
+Every check runs on SQLite, in a database of its own: what they exercise is the page (the
+engines behind the same events are the subject of the other end-to-end files).
 Screenshots (desktop and phone sizes) go to test-artifacts/.
 """
 
@@ -57,14 +57,6 @@ def dev_server(tmp_path: Path, log_dir: Path) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture
-def dev_server_each_engine(empty_database_url: str, log_dir: Path) -> Iterator[Server]:
-    """`dev_server`, on SQLite and on PostgreSQL (a fresh database each)."""
-    srv = _start(empty_database_url, log_dir, SLYCHAT_JWT_SECRET="")
-    yield srv
-    srv.stop()
-
-
 async def _start_chat(
     customer: DemoPage, vendor_id: int, text: str, *, check_form: bool = False
 ) -> None:
@@ -99,10 +91,7 @@ async def _check_clean(*pages: DemoPage, network_noise: bool = False) -> None:
         assert p.page_errors == [], p.name
 
 
-async def test_customer_and_vendor_chat_in_the_browser(
-    dev_server_each_engine: Server, tmp_path: Path
-) -> None:
-    dev_server = dev_server_each_engine
+async def test_customer_and_vendor_chat_in_the_browser(dev_server: Server, tmp_path: Path) -> None:
     customer_id, vendor_id = 1, 1  # this test's own database: the ids `make run` prints
     async with chromium() as browser:
         customer = await DemoPage.open(browser, f"{dev_server.url}/", "customer")
@@ -226,13 +215,13 @@ async def _react(side: DemoPage, text: str, emoji: str, shot: str = "") -> None:
 
 
 async def test_edits_reactions_replies_mute_and_archive_in_the_browser(
-    dev_server_each_engine: Server,
+    dev_server: Server,
 ) -> None:
     """Each conversation feature as the two people use it: the vendor quotes the customer
     and the quote jumps to its message; the customer edits (the "edited" mark on both
     sides, the quote follows); reactions from the picker; mute and archive from the chat
     menu, the archived chat in its own list."""
-    server = dev_server_each_engine
+    server = dev_server
     async with chromium() as browser:
         customer = await DemoPage.open(browser, f"{server.url}/", "customer")
         vendor = await DemoPage.open(browser, f"{server.url}/", "vendor")
@@ -338,14 +327,12 @@ async def test_edits_reactions_replies_mute_and_archive_in_the_browser(
         await _check_clean(customer, vendor)
 
 
-async def test_pages_catch_up_after_a_server_restart(
-    empty_database_url: str, log_dir: Path
-) -> None:
+async def test_pages_catch_up_after_a_server_restart(tmp_path: Path, log_dir: Path) -> None:
     """With a configured key (SLYCHAT_DEMO=1) the page takes pasted tokens. The server
     restarts; while the customer's window is still away, the vendor sends and deletes; the
     customer's window comes back with every message exactly once, and what it wrote while
     offline is sent exactly once."""
-    srv = _start(empty_database_url, log_dir, SLYCHAT_DEMO="1")
+    srv = _start(tmp_path, log_dir, SLYCHAT_DEMO="1")
     customer_id, vendor_id = next_id(), next_id()
     try:
         async with chromium() as browser:

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from tests.e2e.test_auth import handmade
-from tests.support import ROOT, Client, RawClient, Server, next_id, token
+from tests.support import ON_SQLITE, ROOT, Client, RawClient, Server, next_id, token
 from tests.support.chat import presence_of
 
 BOTH = ("/presence", "/chat")
@@ -106,6 +106,7 @@ async def status_of(srv: Server, user_id: int) -> str:
 # --- the token policy ---------------------------------------------------------------------------
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_issuer_and_audience_are_checked_when_configured(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -129,6 +130,7 @@ async def test_issuer_and_audience_are_checked_when_configured(
     await no_sockets_left(srv)
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_tokens_without_exp_are_accepted_only_when_allowed(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -144,6 +146,7 @@ async def test_tokens_without_exp_are_accepted_only_when_allowed(
     assert (await ok.wait("userIsOnline", "/presence"))["data"]["userId"] == user_id
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_the_lifetime_limit_is_configurable(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -158,6 +161,7 @@ async def test_the_lifetime_limit_is_configurable(
 # --- handshakes that are not for us -----------------------------------------------------------
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_the_default_namespace_is_refused(
     server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
@@ -169,6 +173,7 @@ async def test_the_default_namespace_is_refused(
     assert "/presence" in data["message"]
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_tokens_too_large_to_read_are_refused_at_once(
     server: Server, raw_client: Callable[[], RawClient], transport: str
@@ -211,6 +216,7 @@ async def test_tokens_too_large_to_read_are_refused_at_once(
         assert time.monotonic() - started < PROMPT
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_refused_handshakes_leave_nothing_behind(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -339,6 +345,7 @@ async def _drop_mid_handshake_websocket(srv: Server, auth: str, relay: RedisRela
         relay.release()
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 async def test_a_client_that_drops_mid_handshake_is_not_left_online(
     spawn_server: Callable[..., Server],
@@ -389,6 +396,7 @@ async def test_a_client_that_drops_mid_handshake_is_not_left_online(
 # --- tokens on live sockets ------------------------------------------------------------------
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_a_token_that_expires_while_connected_is_refused_and_the_socket_closed(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -417,6 +425,7 @@ async def test_a_token_that_expires_while_connected_is_refused_and_the_socket_cl
     await no_sockets_left(srv)
 
 
+@ON_SQLITE  # token checks and sockets, not storage
 async def test_idle_sockets_are_closed_when_their_token_expires(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
