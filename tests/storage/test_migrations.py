@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from slychat.domain.identity import Role, User
@@ -236,3 +238,29 @@ def test_0009_indexes_the_messages_written_before_it(empty_database_url: str) ->
             await engine.dispose()
 
     assert asyncio.run(seed_then_search()) == ["Déjà vu"]
+
+
+def test_0015_leaves_the_indexing_of_new_messages_to_the_send_batch(
+    empty_database_url: str,
+) -> None:
+    """SQLite: 0015 drops FTS5's insert trigger (the send batch indexes its own rows; the
+    search tests check the index against the table) and its downgrade puts it back. On
+    PostgreSQL, whose generated column needs no trigger, both ways change nothing."""
+    url = make_url(empty_database_url)
+
+    def triggers() -> set[str]:
+        if url.get_backend_name() != "sqlite":
+            return set()
+        with sqlite3.connect(url.database or "") as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            return {name for (name,) in rows}
+
+    sqlite = url.get_backend_name() == "sqlite"
+    upgrade(empty_database_url, "0014")
+    at_0014 = triggers()
+    assert ("messages_search_insert" in at_0014) is sqlite
+    upgrade(empty_database_url)
+    assert triggers() == at_0014 - {"messages_search_insert"}
+    command.downgrade(alembic_config(empty_database_url), "0014")
+    assert triggers() == at_0014
+    upgrade(empty_database_url)
