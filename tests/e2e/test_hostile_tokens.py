@@ -27,6 +27,9 @@ from tests.e2e.test_auth import handmade
 from tests.support import ON_SQLITE, ROOT, Client, RawClient, Server, next_id, token
 from tests.support.chat import presence_of
 
+# `ON_SQLITE`: the subject is token checks and sockets, not storage; what is stored (a
+# revocation's window) runs on both engines.
+
 BOTH = ("/presence", "/chat")
 PROMPT = 5.0  # a refusal comes at once on loopback; a hang fails within this
 
@@ -106,7 +109,7 @@ async def status_of(srv: Server, user_id: int) -> str:
 # --- the token policy ---------------------------------------------------------------------------
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_issuer_and_audience_are_checked_when_configured(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -130,7 +133,7 @@ async def test_issuer_and_audience_are_checked_when_configured(
     await no_sockets_left(srv)
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_tokens_without_exp_are_accepted_only_when_allowed(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -146,7 +149,7 @@ async def test_tokens_without_exp_are_accepted_only_when_allowed(
     assert (await ok.wait("userIsOnline", "/presence"))["data"]["userId"] == user_id
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_the_lifetime_limit_is_configurable(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -161,7 +164,7 @@ async def test_the_lifetime_limit_is_configurable(
 # --- handshakes that are not for us -----------------------------------------------------------
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_the_default_namespace_is_refused(
     server: Server, raw_client: Callable[[], RawClient]
 ) -> None:
@@ -173,7 +176,7 @@ async def test_the_default_namespace_is_refused(
     assert "/presence" in data["message"]
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_tokens_too_large_to_read_are_refused_at_once(
     server: Server, raw_client: Callable[[], RawClient], transport: str
@@ -216,7 +219,7 @@ async def test_tokens_too_large_to_read_are_refused_at_once(
         assert time.monotonic() - started < PROMPT
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_refused_handshakes_leave_nothing_behind(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -345,7 +348,7 @@ async def _drop_mid_handshake_websocket(srv: Server, auth: str, relay: RedisRela
         relay.release()
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
 async def test_a_client_that_drops_mid_handshake_is_not_left_online(
     spawn_server: Callable[..., Server],
@@ -396,7 +399,7 @@ async def test_a_client_that_drops_mid_handshake_is_not_left_online(
 # --- tokens on live sockets ------------------------------------------------------------------
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_a_token_that_expires_while_connected_is_refused_and_the_socket_closed(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:
@@ -425,7 +428,7 @@ async def test_a_token_that_expires_while_connected_is_refused_and_the_socket_cl
     await no_sockets_left(srv)
 
 
-@ON_SQLITE  # token checks and sockets, not storage
+@ON_SQLITE
 async def test_idle_sockets_are_closed_when_their_token_expires(
     server: Server, spawn_server: Callable[..., Server], raw_client: Callable[[], RawClient]
 ) -> None:

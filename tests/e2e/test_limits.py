@@ -29,6 +29,9 @@ from tests.e2e.raw_engineio import (
 from tests.support import ON_POSTGRES, ON_SQLITE, Client, Server, new_chat_fields, next_id, text_is
 from tests.support.chat import ready
 
+# `ON_SQLITE`: the subject is buckets and sockets, nothing stored; what a limit must leave
+# unstored runs on both engines.
+
 QUIET = 0.4  # how long a negative assertion ("nothing arrived") waits
 
 Spawn = Callable[..., Server]
@@ -101,7 +104,7 @@ async def test_with_rate_limits_off_the_same_burst_goes_through(spawn_server: Sp
             await c.close()
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_typing_notices_are_limited_per_user(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_RATE_TYPING="2/m:2")
     vendor, customer = await ready(srv, "vendor"), await ready(srv, "customer")
@@ -195,7 +198,7 @@ async def test_uploads_are_limited_and_count_as_messages(spawn_server: Spawn) ->
             await c.close()
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_every_event_spends_its_connection_s_bucket(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_RATE_EVENTS="4/m:4")
     vendor = await ready(srv, "vendor")
@@ -232,7 +235,7 @@ async def _connect_error(client: Client) -> dict[str, Any]:
     return errors
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_a_user_s_connections_are_capped(server: Server) -> None:
     user = next_id()
     tabs = [await ready(server, "customer", user) for _ in range(20)]
@@ -254,7 +257,7 @@ async def test_a_user_s_connections_are_capped(server: Server) -> None:
         await asyncio.gather(*(t.close() for t in tabs))
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_a_full_process_refuses_new_connections_with_503(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_MAX_CONNECTIONS="2")
     first, second = await ready(srv, "customer"), await ready(srv, "vendor")
@@ -276,7 +279,7 @@ async def test_a_full_process_refuses_new_connections_with_503(spawn_server: Spa
     await second.close()
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_handshakes_per_address_are_limited(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_RATE_HANDSHAKES_PER_IP="3/m:3", SLYCHAT_CLIENT_IP_HEADER="X-Real-IP")
     handshake = {"EIO": "4", "transport": "polling"}
@@ -298,7 +301,7 @@ async def test_handshakes_per_address_are_limited(spawn_server: Spawn) -> None:
         assert spoofed.status_code == 429
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_a_connection_without_a_namespace_is_closed_after_the_timeout(
     spawn_server: Spawn,
 ) -> None:
@@ -334,7 +337,7 @@ async def _gauge(server: Server, name: str, **labels: str) -> float:
     return float(found.group(1))
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_a_connection_that_leaves_its_namespaces_still_counts_and_is_closed(
     spawn_server: Spawn,
 ) -> None:
@@ -428,7 +431,7 @@ async def test_oversize_long_polling_posts_are_refused_at_once_and_keep_nothing(
     assert time.monotonic() - began < 5
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_an_oversize_packet_closes_that_client_only(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_MAX_PACKET_BYTES="16KiB")
     vendor, customer = await ready(srv, "vendor"), await ready(srv, "customer")
@@ -450,7 +453,7 @@ async def test_an_oversize_packet_closes_that_client_only(spawn_server: Spawn) -
             await c.close()
 
 
-@ON_SQLITE  # buckets and sockets, nothing stored
+@ON_SQLITE
 async def test_a_reader_too_slow_is_disconnected_and_others_are_not(
     spawn_server: Spawn,
 ) -> None:

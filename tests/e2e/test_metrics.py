@@ -15,6 +15,9 @@ from tests.e2e.media_support import File, upload
 from tests.support import ON_SQLITE, Server, new_chat_fields, next_id
 from tests.support.chat import ready
 
+# `ON_SQLITE`: the subject is the metrics route and its checks, not storage; the schema
+# check and the counters that follow stored events run on both engines.
+
 Spawn = Callable[..., Server]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -120,7 +123,7 @@ async def test_metrics_move_as_events_flow(spawn_server: Spawn) -> None:
     assert value(gone, "slychat_connected_users", namespace="/chat") == 0
 
 
-@ON_SQLITE  # the metrics route and its checks, not storage
+@ON_SQLITE
 async def test_rate_limit_refusals_are_counted(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_RATE_TYPING="1/m:1")
     customer = await ready(srv, "customer")
@@ -138,7 +141,7 @@ async def test_rate_limit_refusals_are_counted(spawn_server: Spawn) -> None:
     assert event(after, "typing", "4xx") - event(before, "typing", "4xx") >= 1
 
 
-@ON_SQLITE  # the metrics route and its checks, not storage
+@ON_SQLITE
 async def test_metrics_token_is_required_when_set(spawn_server: Spawn) -> None:
     srv = spawn_server(SLYCHAT_METRICS_TOKEN="metrics-token-0123456789")
     async with httpx.AsyncClient(base_url=srv.url, timeout=10) as http:
@@ -163,7 +166,7 @@ async def test_readyz_reports_each_check(server: Server) -> None:
         assert (await http.get("/healthz")).json() == {"status": "ok"}
 
 
-@ON_SQLITE  # the metrics route and its checks, not storage
+@ON_SQLITE
 async def test_readyz_pings_redis_when_configured(
     spawn_server: Spawn, redis_url: str, redis_prefix: str
 ) -> None:
@@ -180,7 +183,7 @@ async def test_readyz_pings_redis_when_configured(
     assert ("slychat_fanout_publish_failures_total", frozenset()) in samples
 
 
-@ON_SQLITE  # the metrics route and its checks, not storage
+@ON_SQLITE
 async def test_readyz_fails_when_the_media_store_cannot_be_written(
     spawn_server: Spawn, tmp_path: Path
 ) -> None:
