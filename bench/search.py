@@ -132,14 +132,10 @@ async def _seed(url: str, n_messages: int, n_chats: int) -> list[str]:
             conn.executemany(_insert("chats", CHAT_COLUMNS), chat_rows)
             statement = _insert("messages", MESSAGE_COLUMNS)
             for i in range(0, len(message_rows), BATCH):
-                # Indexed in the batch's transaction by one statement, as the send path does.
-                (before,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM messages").fetchone()
-                conn.executemany(statement, message_rows[i : i + BATCH])
-                conn.execute(
-                    "INSERT INTO messages_search (rowid, text) "
-                    "SELECT rowid, text FROM messages WHERE rowid > ?",
-                    (before,),
-                )
+                # Indexed in the batch's transaction, as the send path does.
+                batch = message_rows[i : i + BATCH]
+                conn.executemany(statement, batch)
+                index.index_new_messages(conn, [row[0] for row in batch])
                 conn.commit()
             conn.execute("ANALYZE")
             conn.commit()

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+from tests.support.launcher import PRELOAD
+
 # Each with what it cost a start when it was imported at the top (this machine, quiet).
 NOT_AT_START = (
     "aioboto3",  # the S3 media store: only with SLYCHAT_MEDIA_STORE=s3 (~0.18 s)
@@ -18,9 +20,10 @@ NOT_AT_START = (
 
 
 def test_a_server_s_start_leaves_what_few_need_for_when_it_is_needed() -> None:
+    # What the tests' launcher imports once for every server it starts.
     script = (
         "import json, sys\n"
-        "import slychat.app, slychat.cli.main\n"
+        f"import {', '.join(PRELOAD)}\n"
         f"print(json.dumps([m for m in {list(NOT_AT_START)!r} if m in sys.modules]))\n"
     )
     out = subprocess.run(

@@ -28,6 +28,8 @@ import socketio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support import launcher
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-0123456789abcdef0123456789"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -188,7 +190,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: launcher.ServerProcess | None = None
     log_path: Path | None = None
     media_dir: Path | None = None
     # The address as SLYCHAT_HOST/SLYCHAT_PORT instead of `serve --host/--port`.
@@ -238,14 +240,9 @@ class Server:
             self.media_dir = log_dir / f"media-{self.port}"
         logged_before = self.log_path.stat().st_size if self.log_path.exists() else 0
         address = [] if self.address_in_env else ["--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "slychat", "serve", *address, *self.args],
-                env=self.environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
+        self.proc = launcher.start(
+            ["serve", *address, *self.args], self.environment(), self.log_path
+        )
         # Generous: several workers start servers at once, and a busy machine's imports alone
         # can take tens of seconds.
         deadline = time.monotonic() + 90

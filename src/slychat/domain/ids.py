@@ -7,18 +7,32 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-_PROCESS_PART = os.urandom(5).hex()
-_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
-_lock = threading.Lock()
+_process_part: str
+_counter: Iterator[int]
+_lock: threading.Lock
+
+
+def _new_process() -> None:
+    """This process's random part and counter start. Again in a forked child (as
+    MongoDB's drivers do), which would otherwise make the same ids as its parent."""
+    global _process_part, _counter, _lock
+    _lock = threading.Lock()  # not one another thread of the parent held at the fork
+    _process_part = os.urandom(5).hex()
+    _counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+_new_process()
+os.register_at_fork(after_in_child=_new_process)
 
 
 def new_id() -> str:
     """A 24-hex id, time-ordered like a MongoDB ObjectId (seconds, process, counter)."""
     with _lock:
         count = next(_counter) & 0xFFFFFF
-    return f"{int(time.time()):08x}{_PROCESS_PART}{count:06x}"
+    return f"{int(time.time()):08x}{_process_part}{count:06x}"
 
 
 def now_ms() -> int:

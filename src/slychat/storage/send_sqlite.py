@@ -27,6 +27,7 @@ from slychat.storage.rows import (
     media_row,
     message_from_row,
 )
+from slychat.storage.search import index_new_messages
 from slychat.storage.send_batch import (
     ChatChange,
     ChatMissing,
@@ -67,12 +68,6 @@ _INSERT_MESSAGE = (
     "created_at, recipient_online, read, delivered_at, customer_id, vendor_id, customer_pos, "
     "vendor_pos, media_count, reply_to_id, original_text) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# The search index (FTS5) of the rows just inserted, in their transaction: one statement
-# for the batch (migration 0015 says why not a trigger per row). A row without text
-# indexes nothing, as the trigger's did.
-_INDEX_MESSAGES = (
-    "INSERT INTO messages_search (rowid, text) SELECT rowid, text FROM messages WHERE id IN ({})"
 )
 _INSERT_OUTBOX = (
     "INSERT INTO webhook_outbox (id, event, payload, created_at, next_attempt_at) "
@@ -192,11 +187,7 @@ class _Statements:
                 for item, m in zip(items, messages, strict=True)
             ),
         )  # fmt: skip
-        # A batch holds at most the group commit's 256 messages: well within SQLite's
-        # 32,766 parameters.
-        ids = [m.id for m in messages]
-        if ids:
-            self.conn.execute(_INDEX_MESSAGES.format(", ".join("?" * len(ids))), ids)
+        index_new_messages(self.conn, [m.id for m in messages])
 
     async def insert_media(self, rows: Sequence[MediaRow]) -> None:
         self.conn.executemany(_INSERT_MEDIA, (media_row(*row) for row in rows))
