@@ -94,7 +94,7 @@ def _statements(s: Seeded) -> dict[str, Any]:
         ),
         "getUserChats: total unread": repo.total_unread_query(vendor),
         "joinChat: message page": page,
-        "markAsRead: update unread": repo.mark_read_statement(s.unread_chat, Role.CUSTOMER, 0),
+        "markAsRead: update unread": repo.mark_read_statement(s.unread_chat, vendor, 0),
         "offlineMessages: undelivered": repo.undelivered_query(vendor, 501),
     }
 

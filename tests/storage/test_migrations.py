@@ -76,13 +76,13 @@ def test_migrating_an_empty_database_gives_the_declared_schema(empty_database_ur
     assert {"chats", "messages", "last_seen"} <= set(snapshot)
     indexes = {name for name, _cols, _unique in snapshot["messages"]["indexes"]}
     assert {
-        "ix_messages_unread",
         "ix_messages_unread_customer",
         "ix_messages_unread_vendor",
         "ix_messages_undelivered_customer",
         "ix_messages_undelivered_vendor",
     } <= indexes
     assert "ix_messages_undelivered" not in indexes
+    assert "ix_messages_unread" not in indexes  # migration 0016
 
 
 def test_migrate_twice_is_a_no_op(empty_database_url: str) -> None:
@@ -264,3 +264,25 @@ def test_0015_leaves_the_indexing_of_new_messages_to_the_send_batch(
     command.downgrade(alembic_config(empty_database_url), "0014")
     assert triggers() == at_0014
     upgrade(empty_database_url)
+
+
+def test_0016_keys_the_unread_indexes_by_reader_and_chat_and_drops_the_per_chat_one(
+    empty_database_url: str,
+) -> None:
+    def unread_indexes() -> dict[str, tuple[str, ...]]:
+        _diff, snapshot, _revision = _inspect(empty_database_url)
+        indexes = snapshot["messages"]["indexes"]
+        return {name: columns for name, columns, _unique in indexes if "unread" in name}
+
+    upgrade(empty_database_url, "0015")
+    before = unread_indexes()
+    assert before["ix_messages_unread"] == ("chat_id", "sender_type")
+    assert before["ix_messages_unread_vendor"] == ("vendor_id",)
+    upgrade(empty_database_url)
+    after = unread_indexes()
+    assert "ix_messages_unread" not in after
+    assert after["ix_messages_unread_vendor"] == ("vendor_id", "chat_id")
+    assert after["ix_messages_unread_customer"] == ("customer_id", "chat_id")
+    assert after["ix_messages_unread_at"] == ("created_at",)
+    command.downgrade(alembic_config(empty_database_url), "0015")
+    assert unread_indexes() == before

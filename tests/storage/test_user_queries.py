@@ -84,8 +84,8 @@ async def _seed(db: Database) -> dict[ChatKey, Chat]:
 
     async def mark_some(conn: AsyncConnection) -> None:
         # The vendor read one chat's customer messages; a customer read one chat.
-        await repo.mark_read(conn, found[KEYS[1]].id, Role.CUSTOMER, now)
-        await repo.mark_read(conn, found[KEYS[3]].id, Role.VENDOR, now)
+        await repo.mark_read(conn, found[KEYS[1]].id, found[KEYS[1]].vendor, now)
+        await repo.mark_read(conn, found[KEYS[3]].id, found[KEYS[3]].customer, now)
         # A few deleted, delivered or not, read or not.
         rows = await conn.execute(select(messages.c.id).order_by(messages.c.id))
         for i, message_id in enumerate(rows.scalars()):
@@ -183,7 +183,7 @@ async def test_an_erasure_in_batches_after_the_last_seq_leaves_nothing_live(db: 
 
 
 async def _plan(conn: AsyncConnection, query: Any) -> str:
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = tuple(compiled.params[name] for name in compiled.positiontup)
     rows = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
     return "\n".join(str(row[-1]) for row in rows)
@@ -192,7 +192,7 @@ async def _plan(conn: AsyncConnection, query: Any) -> str:
 async def test_sqlite_reads_a_users_rows_by_their_partial_index_without_analyze(
     sqlite_db: Database,
 ) -> None:
-    await _seed(sqlite_db)
+    found = await _seed(sqlite_db)
     async with sqlite_db.read() as conn:
         stats = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
         assert (await conn.execute(text(stats))).scalar_one() == 0  # never analyzed
@@ -205,6 +205,12 @@ async def test_sqlite_reads_a_users_rows_by_their_partial_index_without_analyze(
             plan = await _plan(conn, repo.total_unread_query(user))
             assert f"INDEX ix_messages_unread_{side} " in plan, plan
             assert "chats" not in plan, plan
+            # Per chat: a range (reader, chat) of the same index (migration 0016).
+            chat_ids = [c.id for c in found.values() if user in (c.customer, c.vendor)]
+            plan = await _plan(conn, repo.unread_counts_query(chat_ids, user))
+            assert f"INDEX ix_messages_unread_{side} ({side}_id=? AND chat_id=?)" in plan, plan
+            plan = await _plan(conn, repo.mark_read_statement(chat_ids[0], user, 0))
+            assert f"INDEX ix_messages_unread_{side} ({side}_id=? AND chat_id=?)" in plan, plan
         chat = await repo.chat_by_key(conn, KEYS[0])
         assert chat is not None
         plan = await _plan(conn, admin_queries.live_messages_query(chat.id, Role.CUSTOMER, 4, 200))

@@ -239,7 +239,7 @@ class ChatService:
 
 async def _mark_read(conn: AsyncConnection, chat: Chat, reader: User) -> MessagesRead:
     now = now_ms()
-    marked = await repo.mark_read(conn, chat.id, reader.role.counterpart, now)
+    marked = await repo.mark_read(conn, chat.id, reader, now)
     # A receipt names the newest messages it covers, a bounded list: everything older in
     # the chat is read too (markAsRead reads them all), and a reload shows it.
     ids = marked[-MAX_RECEIPT_IDS:]

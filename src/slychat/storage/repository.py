@@ -280,11 +280,13 @@ async def unread_counts(
 
 
 def unread_counts_query(chat_ids: Sequence[str], reader: User) -> Any:
+    # A range of ix_messages_unread_<side> per chat: (reader, chat).
     return (
         select(messages.c.chat_id, func.count())
         .where(
+            _participant_column(reader.role) == reader.id,
             messages.c.chat_id.in_(chat_ids),
-            messages.c.sender_type == reader.role.counterpart.value,
+            _sent_to(reader.role),
             _unread,
             _live,
         )
@@ -312,18 +314,21 @@ def total_unread_query(reader: User) -> Any:
     )
 
 
-async def mark_read(conn: AsyncConnection, chat_id: str, sender: Role, now: int) -> list[str]:
-    """Mark every unread message `sender` sent in the chat as read; their ids."""
-    result = await conn.execute(mark_read_statement(chat_id, sender, now))
+async def mark_read(conn: AsyncConnection, chat_id: str, reader: User, now: int) -> list[str]:
+    """Mark every unread message the other side sent `reader` in the chat as read (the
+    reader takes part in it); their ids."""
+    result = await conn.execute(mark_read_statement(chat_id, reader, now))
     return [row.id for row in sorted(result, key=lambda r: r.seq)]
 
 
-def mark_read_statement(chat_id: str, sender: Role, now: int) -> Any:
+def mark_read_statement(chat_id: str, reader: User, now: int) -> Any:
+    # The range (reader, chat) of ix_messages_unread_<side>.
     return (
         update(messages)
         .where(
+            _participant_column(reader.role) == reader.id,
             messages.c.chat_id == chat_id,
-            messages.c.sender_type == sender.value,
+            _sent_to(reader.role),
             _unread,
             _live,
         )

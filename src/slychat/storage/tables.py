@@ -106,18 +106,11 @@ messages = Table(
     Index(None, "vendor_id", "vendor_pos"),
 )
 
-# Unread counts per chat and markAsRead touch only unread rows.
-Index(
-    "ix_messages_unread",
-    messages.c.chat_id,
-    messages.c.sender_type,
-    postgresql_where=messages.c.read == false(),
-    sqlite_where=messages.c.read == false(),
-)
-# A user's total unread and their offline messages are read by the message's own
-# participant column, one partial index per recipient side holding only the live unread
-# (or undelivered) messages the other side sent: a range of that user's rows, in the order
-# asked (per chat, by seq), chosen without statistics (the server never runs ANALYZE).
+# A user's unread (in all, per chat, and what markAsRead marks) and their offline
+# messages are read by the message's own participant column, one partial index per
+# recipient side holding only the live unread (or undelivered) messages the other side
+# sent: a range of that user's rows (of one chat's, by its id next), in the order asked
+# (per chat, by seq), chosen without statistics (the server never runs ANALYZE).
 # A message is in one index of each kind at most (a SYSTEM message in none). The predicates are
 # written as the queries write them (the sender's side as a literal), or the planners
 # will not use them.
@@ -130,6 +123,7 @@ for _recipient, _sender in (("customer", "VENDOR"), ("vendor", "CUSTOMER")):
     Index(
         f"ix_messages_unread_{_recipient}",
         messages.c[f"{_recipient}_id"],
+        messages.c.chat_id,
         postgresql_where=_unread_to,
         sqlite_where=_unread_to,
     )
