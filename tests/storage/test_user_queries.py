@@ -6,6 +6,7 @@ a range of its partial index."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,30 @@ async def test_sqlite_reads_a_users_rows_by_their_partial_index_without_analyze(
         assert chat is not None
         plan = await _plan(conn, admin_queries.live_messages_query(chat.id, Role.CUSTOMER, 4, 200))
         assert "seq>?" in plan, plan  # a range after the last batch, not from the start
+
+
+async def test_sqlite_runs_the_statements_that_grow_with_data_off_the_loop(
+    sqlite_db: Database,
+) -> None:
+    """markAsRead's update and a user's counterparts run on a worker thread (the loop keeps
+    serving other sockets meanwhile); the rest of the unit of work stays inline."""
+    found = await _seed(sqlite_db)
+    loop_thread = threading.get_ident()
+    ran: list[tuple[str, bool]] = []
+
+    def traced(statement: str) -> None:
+        ran.append((statement.split()[0].upper(), threading.get_ident() == loop_thread))
+
+    async def work(conn: AsyncConnection) -> None:
+        driver = (await conn.get_raw_connection()).driver_connection.sqlite
+        driver.set_trace_callback(traced)
+        try:
+            chat = found[KEYS[0]]
+            await repo.chat_by_key(conn, KEYS[0])
+            assert await repo.mark_read(conn, chat.id, chat.vendor, now_ms())
+            assert set(await repo.counterparts_of(conn, VENDOR)) == set(CUSTOMERS[:2])
+        finally:
+            driver.set_trace_callback(None)
+
+    await sqlite_db.write(work)
+    assert ran == [("SELECT", True), ("UPDATE", False), ("SELECT", False)], ran

@@ -33,6 +33,7 @@ from slychat.domain.models import (
     ReplyPreview,
 )
 from slychat.storage.rows import MEDIA_FIELDS, chat_from_row, media_from_row, message_from_row
+from slychat.storage.sqlite_inline import off_the_loop
 from slychat.storage.tables import (
     chat_settings,
     chats,
@@ -156,7 +157,8 @@ async def counterparts_of(conn: AsyncConnection, user: User) -> list[User]:
     """Everyone `user` shares a chat with."""
     other = user.role.counterpart
     column = _user_column(user.role)
-    rows = await conn.execute(select(_user_column(other)).where(column == user.id).distinct())
+    with off_the_loop():  # one row per chat: tens of thousands for a big vendor
+        rows = await conn.execute(select(_user_column(other)).where(column == user.id).distinct())
     return [User(other, uid) for uid in rows.scalars()]
 
 
@@ -317,7 +319,8 @@ def total_unread_query(reader: User) -> Any:
 async def mark_read(conn: AsyncConnection, chat_id: str, reader: User, now: int) -> list[str]:
     """Mark every unread message the other side sent `reader` in the chat as read (the
     reader takes part in it); their ids."""
-    result = await conn.execute(mark_read_statement(chat_id, reader, now))
+    with off_the_loop():  # a backlog may be thousands of rows
+        result = await conn.execute(mark_read_statement(chat_id, reader, now))
     return [row.id for row in sorted(result, key=lambda r: r.seq)]
 
 
