@@ -231,7 +231,9 @@ async def test_sqlite_runs_the_statements_that_grow_with_data_off_the_loop(
         ran.append((statement.split()[0].upper(), threading.get_ident() == loop_thread))
 
     async def work(conn: AsyncConnection) -> None:
-        driver = (await conn.get_raw_connection()).driver_connection.sqlite
+        inline = (await conn.get_raw_connection()).driver_connection
+        assert inline is not None
+        driver = inline.sqlite
         driver.set_trace_callback(traced)
         try:
             chat = found[KEYS[0]]
