@@ -1,13 +1,24 @@
-"""`python -m bench [storage|sync|search|fanout|yardstick|uploads|moderation|masking|all]
+"""`python -m bench [storage|big-vendor|sync|search|fanout|yardstick|uploads|moderation|masking|all]
 [--quick] ...`"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
-from bench import fanout, masking_send, moderation, search, storage, sync, uploads, yardstick
+from bench import (
+    big_vendor,
+    fanout,
+    masking_send,
+    moderation,
+    search,
+    storage,
+    sync,
+    uploads,
+    yardstick,
+)
 from bench.common import Report
 
 FULL = {
@@ -34,6 +45,7 @@ def main() -> None:
         default="all",
         choices=[
             "storage",
+            "big-vendor",
             "sync",
             "search",
             "fanout",
@@ -64,6 +76,10 @@ def main() -> None:
         help="yardstick: also run the closed loops on slychat at this git revision",
     )
     args = parser.parse_args()
+    # Every server as production starts it, by `python -m slychat`: not forked from the
+    # tests' launcher (tests/support/launcher.py), whose shared pages would blur memory
+    # per user and whose start-up would not be a real one.
+    os.environ["SLYCHAT_TESTS_FORK"] = "0"
     sizes = dict(QUICK if args.quick else FULL)
     if args.messages:
         sizes["total_messages"] = args.messages
@@ -75,6 +91,8 @@ def main() -> None:
     ok = True
     if args.what in ("storage", "all"):
         asyncio.run(storage.run(report, backends, sizes, runs))
+    if args.what in ("big-vendor", "all"):
+        asyncio.run(big_vendor.run(report, backends, args.quick, args.runs or 7))
     if args.what in ("sync", "all"):
         asyncio.run(sync.run(report, backends, min(runs, 5)))
     if args.what in ("search", "all"):

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import statistics
 import time
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
 from bench.common import Report, backend_available, database
+from bench.seed import CHAT_COLUMNS, MESSAGE_COLUMNS, bulk_write
 from slychat.domain.identity import Role, User
 from slychat.services.search import SearchPosition, SearchService, words_of
 from slychat.storage import search as index
@@ -50,20 +47,6 @@ def _texts(rng: random.Random, vocabulary: list[str], n: int) -> list[str]:
         out.append(" ".join(words[at : at + length]))
         at = (at + length) % (len(words) - 15)
     return out
-
-
-# The columns the seed writes; every other column (those later migrations added) takes
-# its default, as it does for a message that never used what it stands for.
-CHAT_COLUMNS = (
-    "id", "product_id", "vendor_id", "customer_id", "product_image_url", "product_price",
-    "product_name", "store_logo_url", "customer_profile_pic", "customer_name", "store_name",
-    "last_seq", "last_message_at", "created_at", "updated_at",
-)  # fmt: skip
-MESSAGE_COLUMNS = (
-    "id", "chat_id", "seq", "sender_id", "sender_type", "text", "client_message_id",
-    "created_at", "recipient_online", "read", "read_at", "delivered_at", "deleted_at",
-    "customer_id", "vendor_id", "customer_pos", "vendor_pos", "media_count",
-)  # fmt: skip
 
 
 def _rows(
@@ -117,44 +100,11 @@ def _rows(
     return chat_tuples, message_rows, vocabulary
 
 
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    """An SQLite INSERT of `columns` into `table`, one placeholder each."""
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
 async def _seed(url: str, n_messages: int, n_chats: int) -> list[str]:
     """Write the rows in bulk into a migrated database; the vocabulary."""
     await asyncio.to_thread(upgrade, url)
     chat_rows, message_rows, vocabulary = _rows(n_messages, n_chats)
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(make_url(url).database or "")
-        try:
-            conn.executemany(_insert("chats", CHAT_COLUMNS), chat_rows)
-            statement = _insert("messages", MESSAGE_COLUMNS)
-            for i in range(0, len(message_rows), BATCH):
-                # Indexed in the batch's transaction, as the send path does.
-                batch = message_rows[i : i + BATCH]
-                conn.executemany(statement, batch)
-                index.index_new_messages(conn, [row[0] for row in batch])
-                conn.commit()
-            conn.execute("ANALYZE")
-            conn.commit()
-        finally:
-            conn.close()
-    else:
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.copy_records_to_table("chats", records=chat_rows, columns=list(CHAT_COLUMNS))
-            for i in range(0, len(message_rows), BATCH):
-                await conn.copy_records_to_table(
-                    "messages",
-                    records=message_rows[i : i + BATCH],
-                    columns=list(MESSAGE_COLUMNS),
-                )
-            await conn.execute("VACUUM ANALYZE")
-        finally:
-            await conn.close()
+    await bulk_write(url, chat_rows, message_rows, analyze=True)
     return vocabulary
 
 

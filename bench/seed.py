@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from slychat.domain.ids import now_ms
 from slychat.storage.migrate import upgrade
+from slychat.storage.search import index_new_messages
 from slychat.storage.tables import chats, messages
 
 BATCH = 20_000
@@ -137,3 +143,65 @@ async def seed(
 def _id(n: int, kind: str) -> str:
     """Deterministic 24-hex ids, distinct per kind."""
     return f"{'a' if kind == 'c' else 'b'}{n:023x}"
+
+
+# The columns the bulk seeds write; every other column (those later migrations added) takes
+# its default, as it does for a message that never used what it stands for.
+CHAT_COLUMNS = (
+    "id", "product_id", "vendor_id", "customer_id", "product_image_url", "product_price",
+    "product_name", "store_logo_url", "customer_profile_pic", "customer_name", "store_name",
+    "last_seq", "last_message_at", "created_at", "updated_at",
+)  # fmt: skip
+MESSAGE_COLUMNS = (
+    "id", "chat_id", "seq", "sender_id", "sender_type", "text", "client_message_id",
+    "created_at", "recipient_online", "read", "read_at", "delivered_at", "deleted_at",
+    "customer_id", "vendor_id", "customer_pos", "vendor_pos", "media_count",
+)  # fmt: skip
+
+
+_BULK = 50_000
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    """An SQLite INSERT of `columns` into `table`, one placeholder each."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+async def bulk_write(
+    url: str,
+    chat_rows: Sequence[tuple[Any, ...]],
+    message_rows: Sequence[tuple[Any, ...]],
+    *,
+    analyze: bool,
+) -> None:
+    """Rows in CHAT_COLUMNS and MESSAGE_COLUMNS order into a migrated database, by the
+    drivers' bulk paths (SQLite: executemany, each batch indexed for search in its
+    transaction as the send path does; PostgreSQL: COPY). `analyze`: then ANALYZE (VACUUM
+    ANALYZE on PostgreSQL, as autovacuum would), which the server itself never runs."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(make_url(url).database or "")
+        try:
+            conn.executemany(_insert("chats", CHAT_COLUMNS), chat_rows)
+            statement = _insert("messages", MESSAGE_COLUMNS)
+            for i in range(0, len(message_rows), _BULK):
+                batch = message_rows[i : i + _BULK]
+                conn.executemany(statement, batch)
+                index_new_messages(conn, [row[0] for row in batch])
+                conn.commit()
+            if analyze:
+                conn.execute("ANALYZE")
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    pg = await asyncpg.connect(dsn)
+    try:
+        await pg.copy_records_to_table("chats", records=chat_rows, columns=list(CHAT_COLUMNS))
+        for i in range(0, len(message_rows), _BULK):
+            await pg.copy_records_to_table(
+                "messages", records=message_rows[i : i + _BULK], columns=list(MESSAGE_COLUMNS)
+            )
+        await pg.execute("VACUUM ANALYZE" if analyze else "VACUUM")
+    finally:
+        await pg.close()

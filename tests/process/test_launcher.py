@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,18 @@ def test_a_forked_server_is_a_process_of_its_own_that_signals_end(
         assert proc.poll() == -signal.SIGKILL
     finally:
         proc.kill()
+
+
+def test_a_command_on_other_code_is_not_forked_from_the_launcher_s(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another PYTHONPATH (the benchmarks' earlier revisions) means other modules than the
+    launcher imported: that command runs by `python -m slychat`."""
+    monkeypatch.setenv("SLYCHAT_TESTS_FORK", "1")
+    env = _environment() | {"PYTHONPATH": str(tmp_path)}
+    proc = launcher.start(["--help"], env, tmp_path / "help.log")
+    assert isinstance(proc, subprocess.Popen)
+    assert proc.wait(60) == 0
+    forked = launcher.start(["--help"], _environment(), tmp_path / "forked.log")
+    assert not isinstance(forked, subprocess.Popen)
+    assert forked.wait(60) == 0

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -197,3 +198,40 @@ async def test_a_user_read_only_while_settling_is_known_through_the_next_pause(
             own_redis.resume()
         await registry.close()
         await peer.close()
+
+
+async def test_the_loop_stops_when_a_call_turns_its_cancellation_into_an_error(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancelled heartbeat loop ends even if the Redis call it was in answered the
+    cancellation with an error of its own (which the loop takes for an outage)."""
+    registry = RedisRegistry(redis_url, redis_prefix, ttl=2)
+    await registry.start()
+    sweeping, swallow = asyncio.Event(), True
+
+    async def sweep_that_swallows(_on_change: Any) -> None:
+        sweeping.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            if not swallow:
+                raise
+            raise redis.RedisError("Connection closed by server.") from None
+
+    async def on_change(_kind: str, _user: User, _online: bool) -> None:
+        pass
+
+    monkeypatch.setattr(registry, "_sweep", sweep_that_swallows)
+    task = asyncio.create_task(registry.run(on_change))
+    try:
+        await sweeping.wait()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert task in done, "the loop went on after its cancel"
+        assert task.cancelled()
+    finally:
+        swallow = False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await registry.close()

@@ -27,6 +27,7 @@ import os
 import runpy
 import select
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,8 +61,10 @@ def forking() -> bool:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> ServerProcess:
     """`python -m slychat *args` with `env` (the whole environment), stdout and stderr
-    appended to `log`, in the checkout."""
-    if not forking():
+    appended to `log`, in the checkout. Started by `python -m slychat` when forking is off,
+    or when `env` asks for other code than the launcher imported (another PYTHONPATH: the
+    benchmarks' earlier revisions)."""
+    if not forking() or env.get("PYTHONPATH") != os.environ.get("PYTHONPATH"):
         with log.open("ab") as out:
             return subprocess.Popen(
                 [sys.executable, "-m", "slychat", *args],
@@ -147,6 +150,7 @@ class _Launcher:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait()
+        shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
 _lock = threading.Lock()

@@ -157,8 +157,7 @@ async def counterparts_of(conn: AsyncConnection, user: User) -> list[User]:
     """Everyone `user` shares a chat with."""
     other = user.role.counterpart
     column = _user_column(user.role)
-    with off_the_loop():  # one row per chat: tens of thousands for a big vendor
-        rows = await conn.execute(select(_user_column(other)).where(column == user.id).distinct())
+    rows = await conn.execute(select(_user_column(other)).where(column == user.id).distinct())
     return [User(other, uid) for uid in rows.scalars()]
 
 

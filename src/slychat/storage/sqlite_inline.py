@@ -7,9 +7,8 @@ loop, waiting for a write lock another process holds, cannot happen: the connect
 opened with a zero busy timeout, so SQLite answers "database is locked" at once and the
 unit of work retries after an asynchronous backoff.
 
-A statement whose work grows with the data (markAsRead of a backlog of thousands, the
-counterparts of a vendor with tens of thousands of chats) would hold the loop for tens of
-milliseconds: inside `off_the_loop()` each call goes to a worker thread instead, where
+A statement whose work grows with the data (markAsRead of a backlog of thousands) would
+hold the loop for tens of milliseconds: inside `off_the_loop()` each call goes to a worker thread instead, where
 SQLite's C code runs without the GIL and the loop goes on serving every other socket. A
 unit of work has its connection to itself, so no other call uses it meanwhile.
 """
