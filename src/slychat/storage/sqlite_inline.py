@@ -8,9 +8,10 @@ opened with a zero busy timeout, so SQLite answers "database is locked" at once 
 unit of work retries after an asynchronous backoff.
 
 A statement whose work grows with the data (markAsRead of a backlog of thousands) would
-hold the loop for tens of milliseconds: inside `off_the_loop()` each call goes to a worker thread instead, where
-SQLite's C code runs without the GIL and the loop goes on serving every other socket. A
-unit of work has its connection to itself, so no other call uses it meanwhile.
+hold the loop for tens of milliseconds: inside `off_the_loop()` each call goes to a
+worker thread instead, where SQLite's C code runs without the GIL and the loop goes on
+serving every other socket. A unit of work has its connection to itself, so no other
+call uses it meanwhile.
 """
 
 from __future__ import annotations
