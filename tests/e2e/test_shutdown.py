@@ -22,7 +22,15 @@ from sqlalchemy.engine import make_url
 from tests.dbcheck import query
 from tests.e2e.roaming import Pair, Roamer, check_delivery, check_storage
 from tests.e2e.test_js_client import JS_DIR, node  # noqa: F401  (fixture)
-from tests.support import ON_SQLITE, Client, Server, new_chat_fields, next_id, token
+from tests.support import (
+    CALL_TIMEOUT,
+    ON_SQLITE,
+    Client,
+    Server,
+    new_chat_fields,
+    next_id,
+    token,
+)
 
 TIMEOUT = 8.0  # SLYCHAT_SHUTDOWN_TIMEOUT of the nodes here
 DRAINING = {"SLYCHAT_SHUTDOWN_TIMEOUT": f"{TIMEOUT:g}s", "SLYCHAT_LOG_LEVEL": "info"}
@@ -133,8 +141,8 @@ async def test_sigterm_finishes_in_flight_events_then_exits_0(
     took = time.monotonic() - began
     # A send made as the node closed its sessions is never answered, and python-socketio's
     # client keeps a call waiting for its ack after a disconnect: `stream` then returns once
-    # that call's own time (10 s) is up.
-    async with asyncio.timeout(10 + 2):
+    # that call's own time is up.
+    async with asyncio.timeout(CALL_TIMEOUT + 2):
         await streaming
 
     log = (srv.log_path or Path()).read_text()

@@ -317,6 +317,11 @@ def servers_by_mode(
             srv.stop()
 
 
+# How long `Client.call` waits for an ack (python-socketio keeps a call waiting that long
+# even after a disconnect).
+CALL_TIMEOUT = 10.0
+
+
 class Client:
     """One Socket.IO connection (one browser tab) carrying /presence and /chat, recording
     every event it receives."""
@@ -392,7 +397,7 @@ class Client:
         return [d for n, e, d in self.events if n == ns and e == event]
 
     async def call(
-        self, event: str, data: Any = None, ns: str = "/chat", timeout: float = 10.0
+        self, event: str, data: Any = None, ns: str = "/chat", timeout: float = CALL_TIMEOUT
     ) -> Any:
         """Emit with an ack callback and return the ack's argument."""
         args = () if data is None else (data,)
