@@ -104,7 +104,7 @@ async def _seed(url: str, n_messages: int, n_chats: int) -> list[str]:
     """Write the rows in bulk into a migrated database; the vocabulary."""
     await asyncio.to_thread(upgrade, url)
     chat_rows, message_rows, vocabulary = _rows(n_messages, n_chats)
-    await bulk_write(url, chat_rows, message_rows, analyze=True)
+    await bulk_write(url, chat_rows, message_rows, analyze_sqlite=True)
     return vocabulary
 
 

@@ -172,12 +172,13 @@ async def bulk_write(
     chat_rows: Sequence[tuple[Any, ...]],
     message_rows: Sequence[tuple[Any, ...]],
     *,
-    analyze: bool,
+    analyze_sqlite: bool,
 ) -> None:
     """Rows in CHAT_COLUMNS and MESSAGE_COLUMNS order into a migrated database, by the
     drivers' bulk paths (SQLite: executemany, each batch indexed for search in its
-    transaction as the send path does; PostgreSQL: COPY). `analyze`: then ANALYZE (VACUUM
-    ANALYZE on PostgreSQL, as autovacuum would), which the server itself never runs."""
+    transaction as the send path does; PostgreSQL: COPY), then VACUUM ANALYZE on
+    PostgreSQL (what autovacuum does soon after); on SQLite ANALYZE only with
+    `analyze_sqlite` (the server itself never runs it)."""
     if url.startswith("sqlite"):
         conn = sqlite3.connect(make_url(url).database or "")
         try:
@@ -188,7 +189,7 @@ async def bulk_write(
                 conn.executemany(statement, batch)
                 index_new_messages(conn, [row[0] for row in batch])
                 conn.commit()
-            if analyze:
+            if analyze_sqlite:
                 conn.execute("ANALYZE")
             conn.commit()
         finally:
@@ -202,6 +203,6 @@ async def bulk_write(
             await pg.copy_records_to_table(
                 "messages", records=message_rows[i : i + _BULK], columns=list(MESSAGE_COLUMNS)
             )
-        await pg.execute("VACUUM ANALYZE" if analyze else "VACUUM")
+        await pg.execute("VACUUM ANALYZE")
     finally:
         await pg.close()
